@@ -1,0 +1,3 @@
+"""Kubernetes operator (kopf) for SafeSynthesizerJob resources. Never imports torch."""
+
+__version__ = "0.1.0"
