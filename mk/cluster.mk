@@ -16,11 +16,13 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitMajor=1 \
 	-X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
 	-X k8s.io/component-base/version.gitTreeState=clean \
+	-X k8s.io/component-base/version.gitCommit= \
 	-X k8s.io/component-base/version.buildDate=$(KUBE_BUILD_DATE) \
 	-X k8s.io/client-go/pkg/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR) \
 	-X k8s.io/client-go/pkg/version.gitTreeState=clean \
+	-X k8s.io/client-go/pkg/version.gitCommit= \
 	-X k8s.io/client-go/pkg/version.buildDate=$(KUBE_BUILD_DATE)
 HELM_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=v$(HELM_VERSION) \
 	-X helm.sh/helm/v4/internal/version.gitTreeState=clean
@@ -28,7 +30,8 @@ CLUSTER_PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
 
 .PHONY: cluster-bins cluster-bins-check cluster-up cluster-down cluster-status test-cluster
 
-# A binary is rebuilt only when it is missing or its <name>.version stamp differs from the pinned version.
+# A binary is rebuilt only when it is missing or its <name>.version stamp differs from the pinned version
+# (the stamp is "<version>-r<BUILD_REV>"; bump BUILD_REV in versions.env when the flags below change).
 # $(call cluster_stale,name,version) is true (exit 0) when it must be built.
 cluster_stale = ! { [ -x "$(KUBE_BIN_DIR)/$(1)" ] && [ "$$(cat "$(KUBE_BIN_DIR)/$(1).version" 2>/dev/null)" = "$(2)" ]; }
 
@@ -40,24 +43,24 @@ cluster-bins-check:
 
 cluster-bins: cluster-bins-check ## build etcd, kube-apiserver, kube-controller-manager, kubectl, helm into ~/.cache/safe-synthesizer/kube/<version>/
 	@mkdir -p "$(KUBE_BIN_DIR)"
-	@if $(call cluster_stale,etcd,$(ETCD_VERSION)); then \
+	@if $(call cluster_stale,etcd,$(ETCD_VERSION)-r$(BUILD_REV)); then \
 		echo "building etcd v$(ETCD_VERSION) -> $(KUBE_BIN_DIR)"; \
 		cd $(CLUSTER_GO_DIR)/etcd && $(CLUSTER_GO_ENV) go build -ldflags "-s -w" -o "$(KUBE_BIN_DIR)/etcd" . \
-			&& echo "$(ETCD_VERSION)" > "$(KUBE_BIN_DIR)/etcd.version"; \
+			&& echo "$(ETCD_VERSION)-r$(BUILD_REV)" > "$(KUBE_BIN_DIR)/etcd.version"; \
 	else echo "etcd v$(ETCD_VERSION) already built"; fi
-	@if $(call cluster_stale,kube-apiserver,$(KUBE_VERSION)) || $(call cluster_stale,kube-controller-manager,$(KUBE_VERSION)) \
-		|| $(call cluster_stale,kubectl,$(KUBE_VERSION)); then \
+	@if $(call cluster_stale,kube-apiserver,$(KUBE_VERSION)-r$(BUILD_REV)) || $(call cluster_stale,kube-controller-manager,$(KUBE_VERSION)-r$(BUILD_REV)) \
+		|| $(call cluster_stale,kubectl,$(KUBE_VERSION)-r$(BUILD_REV)); then \
 		echo "building kube-apiserver, kube-controller-manager, kubectl v$(KUBE_VERSION) -> $(KUBE_BIN_DIR)"; \
 		cd $(CLUSTER_GO_DIR)/kube && $(CLUSTER_GO_ENV) go build -ldflags "$(KUBE_LDFLAGS)" -o "$(KUBE_BIN_DIR)/" \
 			k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 			k8s.io/kubernetes/cmd/kubectl \
-		&& for b in kube-apiserver kube-controller-manager kubectl; do echo "$(KUBE_VERSION)" > "$(KUBE_BIN_DIR)/$$b.version"; done; \
+		&& for b in kube-apiserver kube-controller-manager kubectl; do echo "$(KUBE_VERSION)-r$(BUILD_REV)" > "$(KUBE_BIN_DIR)/$$b.version"; done; \
 	else echo "kube-apiserver, kube-controller-manager, kubectl v$(KUBE_VERSION) already built"; fi
-	@if $(call cluster_stale,helm,$(HELM_VERSION)); then \
+	@if $(call cluster_stale,helm,$(HELM_VERSION)-r$(BUILD_REV)); then \
 		echo "building helm v$(HELM_VERSION) -> $(KUBE_BIN_DIR)"; \
 		cd $(CLUSTER_GO_DIR) && GOBIN="$(KUBE_BIN_DIR)" $(CLUSTER_GO_ENV) \
 			go install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v4/cmd/helm@v$(HELM_VERSION) \
-			&& echo "$(HELM_VERSION)" > "$(KUBE_BIN_DIR)/helm.version"; \
+			&& echo "$(HELM_VERSION)-r$(BUILD_REV)" > "$(KUBE_BIN_DIR)/helm.version"; \
 	else echo "helm v$(HELM_VERSION) already built"; fi
 	@echo "cluster binaries in $(KUBE_BIN_DIR)"
 

@@ -30,6 +30,7 @@ from harness import (
     ClusterError,
     ControlPlane,
     cache_root,
+    group_alive,
     kill_process_group,
     remove_state_dir,
     venv_python,
@@ -45,11 +46,7 @@ def run_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    return group_alive(pid)
 
 
 def _read_state(state_dir: Path) -> dict[str, object] | None:

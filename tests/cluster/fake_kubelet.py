@@ -187,10 +187,16 @@ class KubeJSON:
             headers["Content-Type"] = content_type
         query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
         method, url, header_params, body, _ = self.api.param_serialize(
-            method, path, query_params=query_params, header_params=headers, body=body,
+            method,
+            path,
+            query_params=query_params,
+            header_params=headers,
+            body=body,
             auth_settings=["BearerToken"],
         )
-        return self.api.call_api(method, url, header_params=header_params, body=body, _request_timeout=timeout)
+        return self.api.call_api(
+            method, url, header_params=header_params, body=body, _request_timeout=timeout
+        )
 
     def request(
         self,
@@ -238,7 +244,9 @@ class KubeJSON:
                 return None
             raise
 
-    def watch(self, path: str, resource_version: str, timeout_seconds: int, holder: list[Any]) -> Iterator[JSON]:
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int, holder: list[Any]
+    ) -> Iterator[JSON]:
         """Stream watch events of ``path`` from ``resource_version``; ``holder[0]`` gets the response."""
         resp = self._send(
             "GET",
@@ -323,9 +331,7 @@ def rewrite_paths(text: str, mapping: list[tuple[str, str]]) -> str:
     """Replace in-pod paths by host paths (the documented rule: longest first, on a path boundary)."""
     if not mapping:
         return text
-    pattern = re.compile(
-        "|".join(re.escape(src) + r"(?![A-Za-z0-9._-])" for src, _ in mapping)
-    )
+    pattern = re.compile("|".join(re.escape(src) + r"(?![A-Za-z0-9._-])" for src, _ in mapping))
     table = dict(mapping)
     return pattern.sub(lambda m: table[m.group(0)], text)
 
@@ -430,7 +436,9 @@ class PodRuntime:
         self.restart_policy: str = spec.get("restartPolicy") or "Always"
         self.init_runs = [self._container(c, init=True) for c in spec.get("initContainers") or []]
         self.runs = [self._container(c, init=False) for c in spec.get("containers") or []]
-        self.thread = threading.Thread(target=self._main, name=f"pod-{self.namespace}/{self.name}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._main, name=f"pod-{self.namespace}/{self.name}", daemon=True
+        )
         self._last_status: str = ""
 
     def _container(self, spec: JSON, init: bool) -> ContainerRun:
@@ -528,10 +536,10 @@ class PodRuntime:
         """Wait for processes; restart per restartPolicy; report changes; handle deletion."""
         while True:
             changed = False
-            if self.kill_requested.is_set() and self.kill_deadline is not None:
-                if time.monotonic() >= self.kill_deadline:
-                    self._signal_all(signal.SIGKILL)
-                    self.kill_deadline = None
+            deadline = self.kill_deadline
+            if self.kill_requested.is_set() and deadline is not None and time.monotonic() >= deadline:
+                self._signal_all(signal.SIGKILL)
+                self.kill_deadline = None
             for run in runs:
                 proc = run.process
                 if proc is not None and "running" in run.state:
@@ -580,17 +588,14 @@ class PodRuntime:
         if message:
             term["message"] = message
         run.state = {"terminated": term}
-        LOG.info(
-            "pod %s/%s container %s exited %d", self.namespace, self.name, run.name, exit_code
-        )
+        LOG.info("pod %s/%s container %s exited %d", self.namespace, self.name, run.name, exit_code)
         if self._should_restart(run, exit_code):
             run.restart_at = time.monotonic() + 1.0
 
     def _termination_message(self, run: ContainerRun, exit_code: int) -> str:
         message = ""
-        with contextlib.suppress(OSError):
-            with run.term_path.open("rb") as fh:
-                message = fh.read(MAX_TERMINATION_MESSAGE).decode(errors="replace")
+        with contextlib.suppress(OSError), run.term_path.open("rb") as fh:
+            message = fh.read(MAX_TERMINATION_MESSAGE).decode(errors="replace")
         policy = run.spec.get("terminationMessagePolicy") or "File"
         if not message and exit_code != 0 and policy == "FallbackToLogsOnError":
             with contextlib.suppress(OSError):
@@ -708,8 +713,13 @@ class PodRuntime:
     def _environment(self, run: ContainerRun) -> dict[str, str]:
         agent = self.agent
         env: dict[str, str] = {k: os.environ[k] for k in agent.passthrough_env if k in os.environ}
-        env["PATH"] = os.pathsep.join([str(Path(agent.python).parent), "/usr/local/sbin:/usr/local/bin",
-                                      "/usr/sbin:/usr/bin:/sbin:/bin"])
+        env["PATH"] = os.pathsep.join(
+            [
+                str(Path(agent.python).parent),
+                "/usr/local/sbin:/usr/local/bin",
+                "/usr/sbin:/usr/bin:/sbin:/bin",
+            ]
+        )
         env.setdefault("LANG", "C.UTF-8")
         env["HOSTNAME"] = self.name
         env.update(agent.service_env())
@@ -862,7 +872,9 @@ class PodRuntime:
         return data
 
     @staticmethod
-    def _write_files(target: Path, data: dict[str, bytes], items: list[JSON] | None, mode: int | None) -> None:
+    def _write_files(
+        target: Path, data: dict[str, bytes], items: list[JSON] | None, mode: int | None
+    ) -> None:
         selected: list[tuple[str, str, int | None]]
         if items:
             selected = [(i["key"], i["path"], i.get("mode")) for i in items if i["key"] in data]
@@ -940,12 +952,19 @@ class PodRuntime:
                         if not src.get("audience"):
                             self._write_sa_kubeconfig(token_path)
                     else:
-                        LOG.warning("pod %s/%s: projected source %s not supported", self.namespace,
-                                    self.name, sorted(source))
+                        LOG.warning(
+                            "pod %s/%s: projected source %s not supported",
+                            self.namespace,
+                            self.name,
+                            sorted(source),
+                        )
             elif "emptyDir" not in volume:
                 LOG.warning(
                     "pod %s/%s: volume %s of type %s is an empty folder under fake_kubelet",
-                    self.namespace, self.name, name, sorted(k for k in volume if k != "name"),
+                    self.namespace,
+                    self.name,
+                    name,
+                    sorted(k for k in volume if k != "name"),
                 )
 
     def _write_downward(self, target: Path, items: list[JSON]) -> None:
@@ -964,11 +983,26 @@ class PodRuntime:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "in-cluster", "cluster": {
-                "server": self.agent.server, "certificate-authority": str(self.agent.ca_file)}}],
+            "clusters": [
+                {
+                    "name": "in-cluster",
+                    "cluster": {
+                        "server": self.agent.server,
+                        "certificate-authority": str(self.agent.ca_file),
+                    },
+                }
+            ],
             "users": [{"name": "serviceaccount", "user": {"tokenFile": str(token_path)}}],
-            "contexts": [{"name": "in-cluster", "context": {
-                "cluster": "in-cluster", "user": "serviceaccount", "namespace": self.namespace}}],
+            "contexts": [
+                {
+                    "name": "in-cluster",
+                    "context": {
+                        "cluster": "in-cluster",
+                        "user": "serviceaccount",
+                        "namespace": self.namespace,
+                    },
+                }
+            ],
             "current-context": "in-cluster",
         }
         kubeconfig.write_text(json.dumps(config, indent=2))
@@ -979,19 +1013,27 @@ class PodRuntime:
         old = self.conditions.get(ctype)
         if old and old["status"] == status and old.get("reason", "") == reason:
             return
-        cond: JSON = {"type": ctype, "status": status, "lastProbeTime": None,
-                      "lastTransitionTime": now_rfc3339()}
+        cond: JSON = {
+            "type": ctype,
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": now_rfc3339(),
+        }
         cond["reason"] = reason or None
         cond["message"] = message or None
         self.conditions[ctype] = cond
 
     def _compute_phase(self) -> str:
         runs = self.runs
-        if any(r.terminated and r.terminated.get("exitCode") != 0 for r in self.init_runs) and all(
-            r.restart_at is None for r in self.init_runs
-        ) and self.restart_policy == "Never":
+        if (
+            any(r.terminated and r.terminated.get("exitCode") != 0 for r in self.init_runs)
+            and all(r.restart_at is None for r in self.init_runs)
+            and self.restart_policy == "Never"
+        ):
             return "Failed"
-        if self.kill_requested.is_set() and all("running" not in r.state and r.restart_at is None for r in runs):
+        if self.kill_requested.is_set() and all(
+            "running" not in r.state and r.restart_at is None for r in runs
+        ):
             if all(r.terminated and r.terminated.get("exitCode") == 0 for r in runs):
                 return "Succeeded"
             return "Failed"
@@ -1091,6 +1133,7 @@ class FakeKubelet:
         self._threads: list[threading.Thread] = []
         self._watch_resp: list[Any] = []
         self.synced = threading.Event()
+        self._started_at = now_rfc3339()
 
     # -- public --------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -1146,6 +1189,17 @@ class FakeKubelet:
                 return logs[0].read_text(errors="replace")
         return ""
 
+    def process_ids(self, namespace: str, pod: str) -> list[int]:
+        """Process ids of the pod's running containers (for tests)."""
+        for runtime in list(self._runtimes.values()):
+            if runtime.namespace == namespace and runtime.name == pod:
+                return [
+                    r.process.pid
+                    for r in [*runtime.init_runs, *runtime.runs]
+                    if r.process is not None and r.process.poll() is None
+                ]
+        return []
+
     def service_env(self) -> dict[str, str]:
         """KUBERNETES_SERVICE_* pointing at the loopback apiserver."""
         parsed = urllib.parse.urlparse(self.server)
@@ -1176,8 +1230,14 @@ class FakeKubelet:
         now = now_rfc3339()
 
         def cond(ctype: str, status: str, reason: str, message: str) -> JSON:
-            return {"type": ctype, "status": status, "reason": reason, "message": message,
-                    "lastHeartbeatTime": now, "lastTransitionTime": self._started_at}
+            return {
+                "type": ctype,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": self._started_at,
+            }
 
         cap = self.node.capacity()
         return {
@@ -1189,14 +1249,21 @@ class FakeKubelet:
                 cond("PIDPressure", "False", "KubeletHasSufficientPID", "fake_kubelet"),
                 cond("Ready", "True", "KubeletReady", "fake_kubelet (test harness) is posting ready status"),
             ],
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                          {"type": "Hostname", "address": self.node.name}],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": self.node.name},
+            ],
             "nodeInfo": {
-                "machineID": "fake", "systemUUID": "fake", "bootID": "fake",
-                "kernelVersion": os.uname().release, "osImage": "fake_kubelet test harness",
+                "machineID": "fake",
+                "systemUUID": "fake",
+                "bootID": "fake",
+                "kernelVersion": os.uname().release,
+                "osImage": "fake_kubelet test harness",
                 "containerRuntimeVersion": "fake-kubelet://local-processes",
-                "kubeletVersion": "v0.0.0-fake-kubelet", "kubeProxyVersion": "",
-                "operatingSystem": "linux", "architecture": "amd64",
+                "kubeletVersion": "v0.0.0-fake-kubelet",
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
             },
         }
 
@@ -1210,8 +1277,12 @@ class FakeKubelet:
             "safe-synthesizer.test/fake-kubelet": "true",
             **self.node.labels,
         }
-        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.node.name, "labels": labels},
-                "spec": {}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": self.node.name, "labels": labels},
+            "spec": {},
+        }
         try:
             self.kube.post("/api/v1/nodes", body)
         except ApiError as err:
@@ -1231,8 +1302,12 @@ class FakeKubelet:
                 raise
             kube.post(
                 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                 "metadata": {"name": self.node.name, "namespace": "kube-node-lease"}, "spec": spec},
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.node.name, "namespace": "kube-node-lease"},
+                    "spec": spec,
+                },
             )
 
     def _heartbeat_loop(self) -> None:
@@ -1242,7 +1317,9 @@ class FakeKubelet:
             try:
                 self._renew_lease(kube)
                 if time.monotonic() - last_status >= 30:
-                    kube.patch(f"/api/v1/nodes/{self.node.name}/status", {"status": self._node_status()}, "merge")
+                    kube.patch(
+                        f"/api/v1/nodes/{self.node.name}/status", {"status": self._node_status()}, "merge"
+                    )
                     last_status = time.monotonic()
             except Exception as err:  # keep beating
                 LOG.warning("fake_kubelet: heartbeat failed: %s", err)
@@ -1352,8 +1429,12 @@ class FakeKubelet:
         try:
             kube.delete(
                 f"/api/v1/namespaces/{namespace}/pods/{name}",
-                {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
-                 "preconditions": {"uid": uid}},
+                {
+                    "apiVersion": "v1",
+                    "kind": "DeleteOptions",
+                    "gracePeriodSeconds": 0,
+                    "preconditions": {"uid": uid},
+                },
             )
         except ApiError as err:
             if err.status != 409:  # 409: a newer pod with the same name
@@ -1364,7 +1445,8 @@ class FakeKubelet:
         allocatable = {k: quantity(v) for k, v in self.node.capacity().items()}
         used: dict[str, Decimal] = {"pods": Decimal(0)}
         on_node = [
-            p for p in pods.values()
+            p
+            for p in pods.values()
             if p["spec"].get("nodeName") == self.node.name
             and (p.get("status") or {}).get("phase") not in TERMINAL_PHASES
         ]
@@ -1373,8 +1455,11 @@ class FakeKubelet:
             for k, v in pod_requests(pod).items():
                 used[k] = used.get(k, Decimal(0)) + v
         node_labels = {
-            "kubernetes.io/hostname": self.node.name, "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64", "safe-synthesizer.test/fake-kubelet": "true", **self.node.labels,
+            "kubernetes.io/hostname": self.node.name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "safe-synthesizer.test/fake-kubelet": "true",
+            **self.node.labels,
         }
         pending.sort(key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
         for pod in pending:
@@ -1399,9 +1484,16 @@ class FakeKubelet:
             try:
                 kube.post(
                     f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding",
-                    {"apiVersion": "v1", "kind": "Binding",
-                     "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
-                     "target": {"apiVersion": "v1", "kind": "Node", "name": self.node.name}},
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Binding",
+                        "metadata": {
+                            "name": meta["name"],
+                            "namespace": meta["namespace"],
+                            "uid": meta["uid"],
+                        },
+                        "target": {"apiVersion": "v1", "kind": "Node", "name": self.node.name},
+                    },
                 )
             except ApiError as err:
                 LOG.info("fake_kubelet: binding %s/%s failed: %s", meta["namespace"], meta["name"], err)
@@ -1412,22 +1504,35 @@ class FakeKubelet:
             used["pods"] += 1
             for k, v in pod_requests(pod).items():
                 used[k] = used.get(k, Decimal(0)) + v
-            self._event(kube, pod, "Normal", "Scheduled",
-                        f"Successfully assigned {meta['namespace']}/{meta['name']} to {self.node.name}")
+            self._event(
+                kube,
+                pod,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {meta['namespace']}/{meta['name']} to {self.node.name}",
+            )
 
     def _mark_unschedulable(self, kube: KubeJSON, pod: JSON, message: str) -> None:
         meta = pod["metadata"]
         if self._unschedulable_msgs.get(meta["uid"]) == message:
             return
-        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                     "lastProbeTime": None, "lastTransitionTime": now_rfc3339()}
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": now_rfc3339(),
+        }
         try:
             kube.patch(
                 f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
                 {"status": {"conditions": [condition]}},
             )
         except ApiError as err:
-            LOG.info("fake_kubelet: marking %s/%s unschedulable failed: %s", meta["namespace"], meta["name"], err)
+            LOG.info(
+                "fake_kubelet: marking %s/%s unschedulable failed: %s", meta["namespace"], meta["name"], err
+            )
             return
         self._unschedulable_msgs[meta["uid"]] = message
         LOG.info("pod %s/%s: unschedulable: %s", meta["namespace"], meta["name"], message)
@@ -1439,14 +1544,27 @@ class FakeKubelet:
         with contextlib.suppress(Exception):
             kube.post(
                 f"/api/v1/namespaces/{meta['namespace']}/events",
-                {"apiVersion": "v1", "kind": "Event",
-                 "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-                 "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
-                                    "namespace": meta["namespace"], "uid": meta["uid"]},
-                 "reason": reason, "message": message, "type": etype,
-                 "source": {"component": "fake-kubelet", "host": self.node.name},
-                 "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-                 "reportingComponent": "fake-kubelet", "reportingInstance": self.node.name},
+                {
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                    "involvedObject": {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "uid": meta["uid"],
+                    },
+                    "reason": reason,
+                    "message": message,
+                    "type": etype,
+                    "source": {"component": "fake-kubelet", "host": self.node.name},
+                    "firstTimestamp": now,
+                    "lastTimestamp": now,
+                    "count": 1,
+                    "reportingComponent": "fake-kubelet",
+                    "reportingInstance": self.node.name,
+                },
             )
 
 

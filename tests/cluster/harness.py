@@ -89,11 +89,12 @@ def missing_binaries(bin_dir: Path | None = None) -> list[str]:
     """Names of control-plane binaries not built (or stale) in ``bin_dir``."""
     bin_dir = bin_dir or default_bin_dir()
     versions = read_versions()
+    rev = f"-r{versions.get('BUILD_REV', '1')}"
     wanted = {
-        "etcd": versions["ETCD_VERSION"],
-        "kube-apiserver": versions["KUBE_VERSION"],
-        "kube-controller-manager": versions["KUBE_VERSION"],
-        "kubectl": versions["KUBE_VERSION"],
+        "etcd": versions["ETCD_VERSION"] + rev,
+        "kube-apiserver": versions["KUBE_VERSION"] + rev,
+        "kube-controller-manager": versions["KUBE_VERSION"] + rev,
+        "kubectl": versions["KUBE_VERSION"] + rev,
     }
     missing = []
     for name, version in wanted.items():
@@ -101,7 +102,7 @@ def missing_binaries(bin_dir: Path | None = None) -> list[str]:
         if not (binary.is_file() and os.access(binary, os.X_OK)):
             missing.append(name)
         elif not stamp.is_file() or stamp.read_text().strip() != version:
-            missing.append(f"{name} (not v{version})")
+            missing.append(f"{name} (stale: not {version})")
     return missing
 
 
@@ -119,19 +120,37 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "<no log>"
 
 
+def group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` runs (zombies, e.g. orphans not yet reaped, do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp ...; comm may contain spaces, so split after the last ')'.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def kill_process_group(pid: int, timeout: float = 10.0) -> None:
     """SIGTERM the process group led by ``pid``, then SIGKILL it if it is still alive after ``timeout``."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            break
-        # Reap the leader if it is our child, so that killpg(…, 0) stops seeing a zombie.
+        # Reap the leader if it is our child.
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)
+        if not group_alive(pid):
+            break
         time.sleep(0.05)
     else:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -431,8 +450,10 @@ class ControlPlane:
         # The serviceaccount and root-ca-cert-publisher controllers are running once `default` has both.
         self._wait(
             kcm,
-            lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200
-            and self.get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")[0] == 200,
+            lambda: (
+                self.get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200
+                and self.get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")[0] == 200
+            ),
             "serving controllers (default ServiceAccount and kube-root-ca.crt)",
         )
 

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,60 +27,12 @@ CLUSTER_DIR = Path(__file__).resolve().parents[1] / "cluster"
 if str(CLUSTER_DIR) not in sys.path:
     sys.path.insert(0, str(CLUSTER_DIR))
 
+from cluster_fixture import KubeCluster  # noqa: E402
 from fake_kubelet import FakeKubelet, NodeConfig  # noqa: E402
 from harness import ClusterError, ControlPlane, default_bin_dir, missing_binaries, venv_python  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
-from kubernetes import config as k8s_config  # noqa: E402
 
 _RUN: dict[str, object] = {"failed": False, "logs": None}
-
-
-@dataclass
-class KubeCluster:
-    """What the tests get: the kubeconfig, client factories and the node agent."""
-
-    plane: ControlPlane
-    agent: FakeKubelet
-
-    @property
-    def kubeconfig(self) -> Path:
-        """Admin kubeconfig (O=system:masters)."""
-        return self.plane.kubeconfig
-
-    @property
-    def server(self) -> str:
-        """kube-apiserver URL (https://127.0.0.1:<port>)."""
-        return self.plane.server
-
-    @property
-    def logs_dir(self) -> Path:
-        """Component logs; pod logs are under ``pods/``."""
-        return self.plane.logs_dir
-
-    @property
-    def node_name(self) -> str:
-        """The node registered by the node agent."""
-        return self.agent.node.name
-
-    def api_client(self) -> k8s.ApiClient:
-        """A new ``ApiClient`` for the admin kubeconfig."""
-        return k8s_config.new_client_from_config(config_file=str(self.kubeconfig))
-
-    def core(self) -> k8s.CoreV1Api:
-        """CoreV1Api as admin."""
-        return k8s.CoreV1Api(self.api_client())
-
-    def batch(self) -> k8s.BatchV1Api:
-        """BatchV1Api as admin."""
-        return k8s.BatchV1Api(self.api_client())
-
-    def custom(self) -> k8s.CustomObjectsApi:
-        """CustomObjectsApi as admin."""
-        return k8s.CustomObjectsApi(self.api_client())
-
-    def apiextensions(self) -> k8s.ApiextensionsV1Api:
-        """ApiextensionsV1Api as admin."""
-        return k8s.ApiextensionsV1Api(self.api_client())
 
 
 def _keep_always() -> bool:
