@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fake_kubelet import FakeKubelet
 from harness import ControlPlane
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+
+
+def k8s_body(model: type[Any], data: dict[str, Any]) -> Any:
+    """A request body for the typed client from a camelCase dict.
+
+    kubernetes >= 37 (pydantic models) wants the model (``Model.from_dict``); <= 36 takes the dict as is.
+    """
+    from_dict = getattr(model, "from_dict", None)
+    return from_dict(data) if callable(from_dict) else data
 
 
 @dataclass

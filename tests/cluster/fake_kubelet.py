@@ -116,6 +116,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import config as kube_config
 from kubernetes.utils.quantity import parse_quantity
 
@@ -159,19 +160,31 @@ class ConfigError(Exception):
 
 
 class KubeJSON:
-    """Raw JSON access to the apiserver through the kubernetes client's ``ApiClient``.
+    """Raw JSON access to the apiserver through the kubernetes client.
 
-    The agent works on plain dicts (exactly what the apiserver returns) and chooses patch content
-    types itself; the typed models of the client are not needed.
+    The kubernetes client loads the kubeconfig (TLS client certificate, CA, bearer token or exec
+    plugin) and owns the urllib3 connection pool; requests go through that pool with plain dict
+    bodies and explicit patch content types. This works the same with the swagger-generated
+    (<= 36.x) and the pydantic-generated (>= 37.x) client, and the agent never deals with typed models.
     """
 
     def __init__(self, kubeconfig: Path) -> None:
         self.api = kube_config.new_client_from_config(config_file=str(kubeconfig))
+        self.pool = self.api.rest_client.pool_manager
 
     @property
     def host(self) -> str:
         """The apiserver URL."""
         return str(self.api.configuration.host)
+
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "fake-kubelet/test-harness"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        auth = self.api.configuration.auth_settings().get("BearerToken")
+        if auth and auth.get("value"):
+            headers[auth["key"]] = auth["value"]
+        return headers
 
     def _send(
         self,
@@ -180,22 +193,21 @@ class KubeJSON:
         body: Any = None,
         query: dict[str, Any] | None = None,
         content_type: str = "application/json",
-        timeout: float | tuple[float, float] = 30.0,
-    ) -> Any:
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
-        query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        method, url, header_params, body, _ = self.api.param_serialize(
+        timeout: urllib3.Timeout | None = None,
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        url = self.host + path
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        return self.pool.request(
             method,
-            path,
-            query_params=query_params,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        return self.api.call_api(
-            method, url, header_params=header_params, body=body, _request_timeout=timeout
+            url,
+            body=json.dumps(body).encode() if body is not None else None,
+            headers=self._headers(content_type if body is not None else None),
+            timeout=timeout or urllib3.Timeout(connect=10.0, read=30.0),
+            preload_content=not stream,
+            retries=False,
         )
 
     def request(
@@ -205,11 +217,10 @@ class KubeJSON:
         body: Any = None,
         query: dict[str, Any] | None = None,
         content_type: str = "application/json",
-        timeout: float = 30.0,
     ) -> Any:
         """Send a request and return the decoded JSON body; raise ApiError for status >= 400."""
-        resp = self._send(method, path, body, query, content_type, timeout)
-        data = resp.read()
+        resp = self._send(method, path, body, query, content_type)
+        data = resp.data
         try:
             decoded = json.loads(data) if data else None
         except ValueError:
@@ -257,18 +268,22 @@ class KubeJSON:
                 "allowWatchBookmarks": "true",
                 "timeoutSeconds": timeout_seconds,
             },
-            timeout=(10.0, timeout_seconds + 15.0),
+            timeout=urllib3.Timeout(connect=10.0, read=timeout_seconds + 15.0),
+            stream=True,
         )
         if resp.status >= 400:
             raise ApiError(resp.status, resp.read(), "WATCH", path)
         holder[:] = [resp]
         buffer = b""
-        for chunk in resp.response.stream(amt=None, decode_content=False):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if line.strip():
-                    yield json.loads(line)
+        try:
+            for chunk in resp.stream(amt=None, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+        finally:
+            resp.release_conn()
 
 
 def quantity(value: Any) -> Decimal:
@@ -1159,7 +1174,7 @@ class FakeKubelet:
         self._wake.put(None)
         for resp in self._watch_resp:
             with contextlib.suppress(Exception):
-                resp.response.shutdown()
+                resp.shutdown()
         for runtime in list(self._runtimes.values()):
             runtime.request_kill(0, vanished=True)
         for runtime in list(self._runtimes.values()):

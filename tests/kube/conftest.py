@@ -27,7 +27,7 @@ CLUSTER_DIR = Path(__file__).resolve().parents[1] / "cluster"
 if str(CLUSTER_DIR) not in sys.path:
     sys.path.insert(0, str(CLUSTER_DIR))
 
-from cluster_fixture import KubeCluster  # noqa: E402
+from cluster_fixture import KubeCluster, k8s_body  # noqa: E402
 from fake_kubelet import FakeKubelet, NodeConfig  # noqa: E402
 from harness import ClusterError, ControlPlane, default_bin_dir, missing_binaries, venv_python  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
@@ -92,7 +92,7 @@ def namespace(kube_cluster: KubeCluster) -> Iterator[str]:
     """A fresh namespace for one test (deleted afterwards, without waiting)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core = kube_cluster.core()
-    core.create_namespace(k8s.V1Namespace.from_dict({"metadata": {"name": name}}))
+    core.create_namespace(k8s_body(k8s.V1Namespace, {"metadata": {"name": name}}))
     yield name
     core.delete_namespace(name, propagation_policy="Background")
 

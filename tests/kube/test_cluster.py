@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from cluster_fixture import KubeCluster
+from cluster_fixture import KubeCluster, k8s_body
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -137,7 +137,7 @@ def test_crd_schema_rejection(kube_cluster: KubeCluster, namespace: str) -> None
         },
     }
     ext = kube_cluster.apiextensions()
-    ext.create_custom_resource_definition(k8s.V1CustomResourceDefinition.from_dict(crd))
+    ext.create_custom_resource_definition(k8s_body(k8s.V1CustomResourceDefinition, crd))
     try:
 
         def established() -> bool:
@@ -200,8 +200,9 @@ def test_job_completes_with_termination_message_and_gc_cascade(
     core, batch = kube_cluster.core(), kube_cluster.batch()
     owner = core.create_namespaced_config_map(
         namespace,
-        k8s.V1ConfigMap.from_dict(
-            {"metadata": {"name": "owner"}, "data": {"config.json": '{"rows": 3}', "GREETING": "hello"}}
+        k8s_body(
+            k8s.V1ConfigMap,
+            {"metadata": {"name": "owner"}, "data": {"config.json": '{"rows": 3}', "GREETING": "hello"}},
         ),
     )
     code = (
@@ -225,7 +226,7 @@ def test_job_completes_with_termination_message_and_gc_cascade(
         {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
     ]
     job["spec"]["template"]["spec"]["volumes"] = [{"name": "cfg", "configMap": {"name": "owner"}}]
-    batch.create_namespaced_job(namespace, k8s.V1Job.from_dict(job))
+    batch.create_namespaced_job(namespace, k8s_body(k8s.V1Job, job))
 
     wait_for(lambda: job_condition(batch, namespace, "complete", "Complete"), 60, "Job Complete")
     pods = job_pods(core, namespace, "complete")
@@ -259,7 +260,7 @@ def test_job_fails_after_backoff_limit(kube_cluster: KubeCluster, namespace: str
         backoff_limit=1,
         terminationMessagePolicy="FallbackToLogsOnError",
     )
-    batch.create_namespaced_job(namespace, k8s.V1Job.from_dict(job))
+    batch.create_namespaced_job(namespace, k8s_body(k8s.V1Job, job))
     # The job controller waits ~10 s (its pod-failure back-off) before the second pod.
     cond = wait_for(lambda: job_condition(batch, namespace, "fails", "Failed"), 90, "Job Failed")
     assert cond.reason == "BackoffLimitExceeded"
@@ -280,7 +281,8 @@ def test_gpu_request_beyond_node_stays_pending(kube_cluster: KubeCluster, namesp
     core = kube_cluster.core()
 
     def gpu_pod(name: str, gpus: int) -> k8s.V1Pod:
-        return k8s.V1Pod.from_dict(
+        return k8s_body(
+            k8s.V1Pod,
             {
                 "metadata": {"name": name},
                 "spec": {
@@ -294,7 +296,7 @@ def test_gpu_request_beyond_node_stays_pending(kube_cluster: KubeCluster, namesp
                         }
                     ],
                 },
-            }
+            },
         )
 
     core.create_namespaced_pod(namespace, gpu_pod("greedy", 8))
@@ -326,7 +328,8 @@ def test_pod_deletion_kills_process(kube_cluster: KubeCluster, namespace: str) -
     core = kube_cluster.core()
     core.create_namespaced_pod(
         namespace,
-        k8s.V1Pod.from_dict(
+        k8s_body(
+            k8s.V1Pod,
             {
                 "metadata": {"name": "sleeper"},
                 "spec": {
@@ -344,7 +347,7 @@ def test_pod_deletion_kills_process(kube_cluster: KubeCluster, namespace: str) -
                         }
                     ],
                 },
-            }
+            },
         ),
     )
     wait_for(lambda: core.read_namespaced_pod("sleeper", namespace).status.phase == "Running", 30, "Running")
@@ -366,21 +369,23 @@ def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace
     rbac = k8s.RbacAuthorizationV1Api(kube_cluster.api_client())
     rbac.create_namespaced_role(
         namespace,
-        k8s.V1Role.from_dict(
+        k8s_body(
+            k8s.V1Role,
             {
                 "metadata": {"name": "pod-reader"},
                 "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
-            }
+            },
         ),
     )
     rbac.create_namespaced_role_binding(
         namespace,
-        k8s.V1RoleBinding.from_dict(
+        k8s_body(
+            k8s.V1RoleBinding,
             {
                 "metadata": {"name": "pod-reader"},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
                 "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
-            }
+            },
         ),
     )
     code = (
@@ -397,7 +402,8 @@ def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace
     )
     core.create_namespaced_pod(
         namespace,
-        k8s.V1Pod.from_dict(
+        k8s_body(
+            k8s.V1Pod,
             {
                 "metadata": {"name": "in-cluster"},
                 "spec": {
@@ -412,7 +418,7 @@ def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace
                         }
                     ],
                 },
-            }
+            },
         ),
     )
 
