@@ -54,9 +54,11 @@ Pods (only those bound to this node)
     * **Path rewriting rule** (no chroot): every ``volumeMounts[].mountPath`` (with ``subPath``) and
       the container's ``terminationMessagePath`` (default ``/dev/termination-log``) map to a folder
       or file in the pod folder. Each occurrence of such a path in ``command``, ``args``, env
-      values and ``workingDir`` is replaced by its host path when it is followed by the end of the
-      string or a character that cannot continue a path segment (anything but letters, digits,
-      ``.``, ``_``, ``-``); the longest mount path wins. Paths only known inside the program (a
+      values and ``workingDir`` is replaced by its host path when it stands on its own: not preceded
+      by a letter, digit, ``.``, ``_``, ``-`` or ``/`` (so ``s3://bucket/data`` is left alone when
+      ``/data`` is a mount) and followed by the end of the string, ``/`` or any character that cannot
+      continue a path segment (anything but letters, digits, ``.``, ``_``, ``-``); the longest mount
+      path wins. Paths only known inside the program (a
       hard-coded ``open('/data/x')``) are **not** rewritten. ``workingDir`` defaults to
       ``<pod folder>/work/<container>``.
     * Processes: each container is one process group (``start_new_session``), stdout+stderr to
@@ -346,7 +348,9 @@ def rewrite_paths(text: str, mapping: list[tuple[str, str]]) -> str:
     """Replace in-pod paths by host paths (the documented rule: longest first, on a path boundary)."""
     if not mapping:
         return text
-    pattern = re.compile("|".join(re.escape(src) + r"(?![A-Za-z0-9._-])" for src, _ in mapping))
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9._/-])(?:" + "|".join(re.escape(src) for src, _ in mapping) + r")(?![A-Za-z0-9._-])"
+    )
     table = dict(mapping)
     return pattern.sub(lambda m: table[m.group(0)], text)
 
