@@ -299,13 +299,14 @@ def _parse_json(data: bytes, source: str) -> pd.DataFrame:
 
 def _parse_parquet(data: bytes, source: str) -> pd.DataFrame:
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        _check_duplicates(parquet.schema_arrow.names, source)
+        table = parquet.read()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise TableParseError(
             f"{source}: not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]}); "
             "the file may be truncated or corrupt, export it again"
         ) from None
-    _check_duplicates(table.column_names, source)
     df = table.to_pandas()
     if not isinstance(df.index, pd.RangeIndex):
         named = any(name is not None for name in df.index.names)

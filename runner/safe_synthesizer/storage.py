@@ -237,9 +237,15 @@ def translate_error(
                 f"S3 rejected the credentials ({code}) while trying to {verb} {url}; {CREDENTIALS_HINT}"
             )
         if code in _DENIED_CODES:
+            need = "s3:PutObject" if writing else "s3:GetObject, s3:ListBucket"
+            why = (
+                "the credentials are valid but lack permission"
+                if code == "AccessDenied"
+                else "the credentials are wrong or lack permission"
+            )
+            shown = code if not code.isdigit() else f"HTTP {code}"
             return DataSourceError(
-                f"access denied ({code}) while trying to {verb} {url}: the credentials are wrong or lack "
-                f"permission (s3:{'PutObject' if writing else 'GetObject'}, s3:ListBucket) for it; "
+                f"access denied ({shown}) while trying to {verb} {url}: {why} ({need}); "
                 f"{CREDENTIALS_HINT}, and the bucket policy"
             )
         if code in _REGION_CODES:
