@@ -245,3 +245,27 @@ def write_kubeconfig(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+def write_self_signed(cert_path: Path, key_path: Path, common_name: str, ips: list[str]) -> None:
+    """A self-signed serving certificate (the node agent's log server; the apiserver does not verify it)."""
+    now = dt.datetime.now(dt.UTC)
+    key = _key()
+    name = _name(common_name)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(i)) for i in ips]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_cert(cert, cert_path)
+    _write_key(key, key_path)

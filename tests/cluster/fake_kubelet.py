@@ -63,6 +63,9 @@ Pods (only those bound to this node)
       ``<pod folder>/work/<container>``.
     * Processes: each container is one process group (``start_new_session``), stdout+stderr to
       ``<log_dir>/<namespace>_<pod>_<uid>/<container>.log`` (restarts append, with a marker line).
+      A small HTTPS server on 127.0.0.1 (port in the Node's ``daemonEndpoints``) serves
+      ``/containerLogs/<ns>/<pod>/<container>`` (``tailLines``, ``limitBytes``, ``follow``), so
+      ``kubectl logs`` and ``read_namespaced_pod_log`` work through the apiserver.
       Init containers run first, one after the other. ``restartPolicy`` Never/OnFailure/Always is
       honoured (restarts after a 1 s back-off; ``restartCount``/``lastState`` reported).
     * Status (strategic-merge patches of ``pods/status``): ``Pending`` (waiting
@@ -84,7 +87,8 @@ What it does not do
 
 No images, no isolation (processes run as the agent's user on the host network, sharing the file
 system), no probes (containers are ready when started), no resource enforcement (requests are only
-used for scheduling), no ``kubectl logs``/``exec``/``port-forward`` (read the log files), no
+used for scheduling), no ``kubectl exec``/``attach``/``port-forward``, no ``previous``/``sinceTime``
+log options, no
 sidecar (restartable init) containers, no ephemeral containers, no preemption, no affinity or
 taints/tolerations evaluation beyond ``nodeSelector``, no Services or DNS, no eviction.
 
@@ -98,6 +102,7 @@ import argparse
 import base64
 import contextlib
 import datetime as dt
+import http.server
 import json
 import logging
 import math
@@ -106,19 +111,21 @@ import queue
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
 import time
 import traceback
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import urllib3
+from cluster_pki import write_self_signed
 from kubernetes import config as kube_config
 from kubernetes.utils.quantity import parse_quantity
 
@@ -541,17 +548,17 @@ class PodRuntime:
         for run in self.runs:
             self._start_container(run)
         self._report()
-        self._supervise(self.runs, until_all_done=True)
+        self._supervise(self.runs)
 
     def _run_to_completion(self, run: ContainerRun) -> bool:
         """Run an init container (with restarts per restartPolicy); False if the pod must stop."""
         self._start_container(run)
         self._report()
-        self._supervise([run], until_all_done=True)
+        self._supervise([run])
         term = run.terminated or {}
         return not self.kill_requested.is_set() and term.get("exitCode") == 0
 
-    def _supervise(self, runs: list[ContainerRun], until_all_done: bool) -> None:
+    def _supervise(self, runs: list[ContainerRun]) -> None:
         """Wait for processes; restart per restartPolicy; report changes; handle deletion."""
         while True:
             changed = False
@@ -728,6 +735,8 @@ class PodRuntime:
                 return
         run.state = {"running": {"startedAt": run.started_at}}
         LOG.info("pod %s/%s container %s started: %s", self.namespace, self.name, run.name, argv)
+        if self.kill_requested.is_set():  # deleted while starting: it gets the same SIGTERM as the others
+            self._signal_all(signal.SIGTERM)
 
     def _environment(self, run: ContainerRun) -> dict[str, str]:
         agent = self.agent
@@ -1114,6 +1123,94 @@ class PodRuntime:
             LOG.warning("pod %s/%s: status update failed: %s", self.namespace, self.name, err)
 
 
+class _LogRequestHandler(http.server.BaseHTTPRequestHandler):
+    """``GET /containerLogs/<ns>/<pod>/<container>``, what the apiserver proxies ``pods/log`` to."""
+
+    server: _LogServer
+    protocol_version = "HTTP/1.0"  # the body ends when the connection closes (needed for follow)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base-class signature
+        LOG.debug("log server: " + format, *args)
+
+    def _error(self, code: int, message: str) -> None:
+        body = message.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        """Serve a container log (or /healthz)."""
+        parsed = urllib.parse.urlparse(self.path)
+        parts = [urllib.parse.unquote(p) for p in parsed.path.strip("/").split("/")]
+        if parts == ["healthz"]:
+            self._error(200, "ok")
+            return
+        if len(parts) != 4 or parts[0] != "containerLogs":
+            self._error(404, f"not found: {parsed.path}")
+            return
+        _, namespace, pod, container = parts
+        agent = self.server.agent
+        found = agent.log_file(namespace, pod, container)
+        if found is None:
+            self._error(404, f"no log for container {container!r} of pod {namespace}/{pod}")
+            return
+        path, running = found
+        query = urllib.parse.parse_qs(parsed.query)
+        data = path.read_bytes()
+        if "tailLines" in query:
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[-int(query["tailLines"][0]) :]) if int(query["tailLines"][0]) else b""
+        limit = int(query["limitBytes"][0]) if "limitBytes" in query else None
+        if limit is not None:
+            data = data[:limit]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(data)
+        if query.get("follow", ["false"])[0] != "true":
+            return
+        offset = path.stat().st_size
+        sent = len(data)
+        while not agent.stopped and running():
+            time.sleep(0.2)
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+            if chunk:
+                if limit is not None:
+                    chunk = chunk[: max(limit - sent, 0)]
+                offset += len(chunk)
+                sent += len(chunk)
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            rest = fh.read()
+        self.wfile.write(rest[: max(limit - sent, 0)] if limit is not None else rest)
+
+
+class _LogServer(http.server.ThreadingHTTPServer):
+    """HTTPS log server of the node agent (127.0.0.1, self-signed certificate)."""
+
+    daemon_threads = True
+
+    def __init__(self, agent: FakeKubelet, cert_dir: Path) -> None:
+        super().__init__(("127.0.0.1", 0), _LogRequestHandler)
+        self.agent = agent
+        cert, key = cert_dir / "kubelet.crt", cert_dir / "kubelet.key"
+        write_self_signed(cert, key, f"{agent.node.name}-log-server", ["127.0.0.1"])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+
+    @property
+    def port(self) -> int:
+        """The listening port."""
+        return int(self.server_address[1])
+
+
 class FakeKubelet:
     """TEST HARNESS: one fake node; a scheduler for it; runs its pods as local processes.
 
@@ -1153,12 +1250,19 @@ class FakeKubelet:
         self._watch_resp: list[Any] = []
         self.synced = threading.Event()
         self._started_at = now_rfc3339()
+        self._log_server: _LogServer | None = None
 
     # -- public --------------------------------------------------------------------------------------
     def start(self) -> None:
         """Register the node and start the threads; returns once the first pod list is loaded."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_server = _LogServer(self, self.work_dir / ".log-server")
+        log_thread = threading.Thread(
+            target=self._log_server.serve_forever, kwargs={"poll_interval": 0.2}, name="fake-kubelet-logs"
+        )
+        log_thread.daemon = True
+        log_thread.start()
         self.register_node()
         for target, name in (
             (self._watch_loop, "fake-kubelet-watch"),
@@ -1176,6 +1280,9 @@ class FakeKubelet:
         """Kill all pod processes, stop the threads, delete the Node object."""
         self._stop.set()
         self._wake.put(None)
+        if self._log_server is not None:
+            self._log_server.shutdown()
+            self._log_server.server_close()
         for resp in self._watch_resp:
             with contextlib.suppress(Exception):
                 resp.shutdown()
@@ -1207,6 +1314,37 @@ class FakeKubelet:
             if logs:
                 return logs[0].read_text(errors="replace")
         return ""
+
+    @property
+    def stopped(self) -> bool:
+        """True once ``stop()`` was called."""
+        return self._stop.is_set()
+
+    def log_file(self, namespace: str, pod: str, container: str) -> tuple[Path, Callable[[], bool]] | None:
+        """The log file of a container of the current pod ``namespace/pod``, and a "still running" check."""
+        with self._pods_lock:
+            uids = [
+                uid
+                for uid, p in self._pods.items()
+                if p["metadata"]["namespace"] == namespace and p["metadata"]["name"] == pod
+            ]
+        for uid in uids:
+            path = self.log_dir / f"{namespace}_{pod}_{uid}" / f"{container}.log"
+            if path.exists():
+                runtime = self._runtimes.get(uid)
+
+                def running(runtime: PodRuntime | None = runtime) -> bool:
+                    return (
+                        runtime is not None
+                        and not runtime.done.is_set()
+                        and any(
+                            r.name == container and "running" in r.state
+                            for r in [*runtime.init_runs, *runtime.runs]
+                        )
+                    )
+
+                return path, running
+        return None
 
     def process_ids(self, namespace: str, pod: str) -> list[int]:
         """Process ids of the pod's running containers (for tests)."""
@@ -1268,6 +1406,9 @@ class FakeKubelet:
                 cond("PIDPressure", "False", "KubeletHasSufficientPID", "fake_kubelet"),
                 cond("Ready", "True", "KubeletReady", "fake_kubelet (test harness) is posting ready status"),
             ],
+            "daemonEndpoints": {
+                "kubeletEndpoint": {"Port": self._log_server.port if self._log_server else 0}
+            },
             "addresses": [
                 {"type": "InternalIP", "address": "127.0.0.1"},
                 {"type": "Hostname", "address": self.node.name},

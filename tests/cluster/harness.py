@@ -380,6 +380,8 @@ class ControlPlane:
                 "--allow-privileged=true",
                 # The endpoint reconciler would publish 127.0.0.1 as the kubernetes Service endpoint; not needed.
                 "--endpoint-reconciler-type=none",
+                # pods/log is proxied to the node agent's log server at the Node's InternalIP (127.0.0.1).
+                "--kubelet-preferred-address-types=InternalIP",
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
                 "--v=1",

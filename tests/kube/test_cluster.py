@@ -240,6 +240,10 @@ def test_job_completes_with_termination_message_and_gc_cascade(
     assert json.loads(terminated.message) == {"rows": 3, "pod": pod.metadata.name}
     log = kube_cluster.agent.pod_log(namespace, pod.metadata.name)
     assert f"hello {pod.metadata.name} {namespace}" in log
+    # pods/log through the apiserver, served by the node agent's log server.
+    assert f"hello {pod.metadata.name} {namespace}" in core.read_namespaced_pod_log(
+        pod.metadata.name, namespace
+    )
 
     # Deleting the owner: the real garbage collector deletes the Job, then the Job's pods.
     core.delete_namespaced_config_map("owner", namespace, propagation_policy="Background")
@@ -430,3 +434,16 @@ def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace
     terminated = pod.status.container_statuses[0].state.terminated
     assert pod.status.phase == "Succeeded", terminated.message
     assert terminated.message == f"default {namespace}"
+
+
+def test_finished_job_is_deleted_by_ttl_controller(kube_cluster: KubeCluster, namespace: str) -> None:
+    """ttlSecondsAfterFinished: the real ttl-after-finished controller deletes the finished Job."""
+    batch = kube_cluster.batch()
+    job = python_job("short-lived", "print('bye')")
+    job["spec"]["ttlSecondsAfterFinished"] = 0
+    batch.create_namespaced_job(namespace, k8s_body(k8s.V1Job, job))
+    wait_for(
+        lambda: _try(lambda: batch.read_namespaced_job("short-lived", namespace)) is None,
+        60,
+        "the ttl-after-finished controller to delete the Job",
+    )
