@@ -1,0 +1,128 @@
+"""Column Correlation Stability (SQS component, 0–10).
+
+An association matrix C over the tabular columns (numeric, datetime, binary, categorical; constant,
+empty, identifier and text columns are left out):
+
+==================================  =============================================================
+pair                                measure
+==================================  =============================================================
+numeric – numeric                   Pearson r (signed), pairwise complete rows; 0 if constant
+nominal – nominal                   Theil's U, asymmetric: ``C[i, j] = U(i | j)``
+nominal (<= 10% unique) – numeric   correlation ratio η (both cells)
+nominal (> 10% unique) – numeric    Theil's U both ways, the numeric side in 20 quantile bins
+==================================  =============================================================
+
+Missing nominal values are a category of their own. The error is the mean absolute difference
+over the **off-diagonal** cells (the diagonal is 1 on both sides and would dilute the error):
+
+``MAE = Σ_{i≠j} |C_ref[i,j] − C_syn[i,j]| / (k(k−1))``
+
+``score = 10 if MAE < 0.01; 0 if MAE > 0.46; else 37.562·MAE² − 35.643·MAE + 10.056``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._frame import BINARY, CATEGORICAL, DATETIME, NUMERIC, ColumnProfile, EncodedFrame
+from ._stats import correlation_ratio, quantile_bins, theils_u_pair
+from .component import Component, skipped
+from .grading import clip_score, correlation_score
+
+NAME = "column_correlation_stability"
+CORRELATION_KINDS = (NUMERIC, DATETIME, BINARY, CATEGORICAL)
+
+
+def correlation_columns(profiles: list[ColumnProfile]) -> list[ColumnProfile]:
+    """Columns that enter the matrix."""
+    return [p for p in profiles if p.kind in CORRELATION_KINDS]
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2:
+        return 0.0
+    a, b = x[ok], y[ok]
+    sa, sb = a.std(), b.std()
+    if sa == 0 or sb == 0:
+        return 0.0
+    return float(np.clip(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb), -1, 1))
+
+
+def correlation_matrix(
+    cols: list[ColumnProfile], frame: EncodedFrame, ref_unique: dict[str, float]
+) -> np.ndarray:
+    """The association matrix of one table (``ref_unique``: unique share per nominal column in the
+    reference, which picks η or Theil's U the same way on both sides)."""
+    k = len(cols)
+    mat = np.eye(k)
+    numeric_idx = [i for i, p in enumerate(cols) if p.is_number]
+    if len(numeric_idx) > 1:
+        # Fast path: Pearson over complete rows when nothing is missing, pairwise otherwise.
+        block = np.column_stack([frame.numbers[cols[i].name] for i in numeric_idx])
+        if np.isfinite(block).all():
+            std = block.std(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.corrcoef(block, rowvar=False)
+            r = np.nan_to_num(r, nan=0.0)
+            r[std == 0, :] = 0.0
+            r[:, std == 0] = 0.0
+            for a, i in enumerate(numeric_idx):
+                for b, j in enumerate(numeric_idx):
+                    if i != j:
+                        mat[i, j] = float(np.clip(r[a, b], -1, 1))
+        else:
+            for a, i in enumerate(numeric_idx):
+                for j in numeric_idx[a + 1 :]:
+                    mat[i, j] = mat[j, i] = _pearson(frame.numbers[cols[i].name], frame.numbers[cols[j].name])
+    binned: dict[str, np.ndarray] = {}
+    for i in range(k):
+        for j in range(i + 1, k):
+            pi, pj = cols[i], cols[j]
+            if pi.is_number and pj.is_number:
+                continue
+            if pi.is_nominal and pj.is_nominal:
+                u_ij, u_ji = theils_u_pair(frame.codes[pi.name], frame.codes[pj.name])
+                mat[i, j], mat[j, i] = u_ij, u_ji
+                continue
+            nom, num = (pi, pj) if pi.is_nominal else (pj, pi)
+            if ref_unique.get(nom.name, 0.0) <= 0.10:
+                mat[i, j] = mat[j, i] = correlation_ratio(frame.codes[nom.name], frame.numbers[num.name])
+            else:
+                if num.name not in binned:
+                    binned[num.name] = quantile_bins(frame.numbers[num.name])
+                u_nom, u_num = theils_u_pair(frame.codes[nom.name], binned[num.name])
+                if pi.is_nominal:
+                    mat[i, j], mat[j, i] = u_nom, u_num
+                else:
+                    mat[i, j], mat[j, i] = u_num, u_nom
+    return mat
+
+
+def off_diagonal_mae(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean |a − b| over cells i ≠ j."""
+    k = a.shape[0]
+    if k < 2:
+        return float("nan")
+    mask = ~np.eye(k, dtype=bool)
+    return float(np.abs(a - b)[mask].mean())
+
+
+def unique_shares(cols: list[ColumnProfile]) -> dict[str, float]:
+    """Unique share per nominal column from its profile."""
+    return {p.name: p.n_unique / max(p.n_rows - p.n_missing, 1) for p in cols if p.is_nominal}
+
+
+def column_correlation(
+    cols: list[ColumnProfile],
+    ref_matrix: np.ndarray | None,
+    other: EncodedFrame,
+    ref_unique: dict[str, float],
+) -> tuple[Component, np.ndarray | None]:
+    """The component, given the reference matrix; also returns the other table's matrix."""
+    if ref_matrix is None or len(cols) < 2:
+        return skipped(NAME, "fewer than two numeric or categorical columns"), None
+    mat = correlation_matrix(cols, other, ref_unique)
+    mae = off_diagonal_mae(ref_matrix, mat)
+    comp = Component(NAME, clip_score(correlation_score(mae)), round(mae, 6), {"n_columns": len(cols)})
+    return comp, mat

@@ -1,0 +1,2 @@
+def render_report(result, title: str) -> str:
+    return ""
