@@ -9,7 +9,7 @@ Each training column gets one *kind*, decided on the training split and applied 
 * ``binary`` — exactly two distinct values (booleans included); treated as nominal;
 * ``categorical`` — other nominal values;
 * ``text`` — free text (mean >= 5 words per cell, or long mostly-unique strings);
-* ``identifier`` — non-numeric, >= 90% unique (IDs, names): skipped by the tabular metrics;
+* ``identifier`` — non-numeric, >= 50% unique (IDs, names): skipped by the tabular metrics;
 * ``constant`` — one distinct value: scored by the distribution metric only;
 * ``empty`` — no values at all: skipped everywhere.
 
@@ -144,7 +144,7 @@ def profile_column(series: pd.Series) -> ColumnProfile:
     if words.mean() >= 5 or (sample.str.len().mean() >= 40 and unique_ratio >= 0.5):
         prof.kind = TEXT
         return prof
-    if unique_ratio >= 0.9 and len(nonnull) >= 20:
+    if unique_ratio >= 0.5 and len(nonnull) >= 20:
         prof.kind = IDENTIFIER
         prof.note = f"skipped because it looks like an identifier ({unique_ratio:.0%} unique values)"
         return prof

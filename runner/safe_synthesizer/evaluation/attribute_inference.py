@@ -8,7 +8,8 @@ missing vs present counts 1) + Σ [x ≠ y] over nominal QIs; ties broken at ran
 
 Prediction for every non-QI column c: numeric = mean of the neighbours' values, nominal = their
 mode. Correct when nominal values are equal, or ``|pred − true| ≤ 0.01·|true|`` for numbers (a
-true 0 needs an exact 0; missing true values are not scored). ``acc_c`` = share correct.
+true 0 needs an exact 0), ``|pred − true| ≤ 0.01·(max − min)`` of the training column for datetimes
+(a relative tolerance on epoch seconds would be months wide); missing true values are not scored. ``acc_c`` = share correct.
 
 Weights from the Shannon entropy H_c of each column in the training data (numeric columns over
 Doane bins): ``w_c = (H_c − min H) / (max H − min H)`` normalised to sum 1 — equal weights when all
@@ -79,6 +80,11 @@ def attribute_inference(
             feat_tr[p.name] = train.codes[p.name]
             feat_sy[p.name] = synthetic.codes[p.name]
 
+    span = {
+        p.name: float(np.nanmax(train.numbers[p.name]) - np.nanmin(train.numbers[p.name]))
+        for p in cols
+        if p.is_number and np.isfinite(train.numbers[p.name]).any()
+    }
     combos: dict[tuple[int, ...], list[int]] = {}
     for row in attack:
         combos.setdefault(tuple(sorted(rng.choice(ncols, q, replace=False).tolist())), []).append(int(row))
@@ -108,7 +114,8 @@ def attribute_inference(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     pred = np.nanmean(neigh, axis=1)
-                hit = np.isfinite(pred) & (np.abs(pred - true) <= 0.01 * np.abs(true))
+                tol = 0.01 * (span.get(p.name, 0.0) if p.kind == "datetime" else np.abs(true))
+                hit = np.isfinite(pred) & (np.abs(pred - true) <= tol)
                 correct[ci] += (hit & ok).sum()
                 scored[ci] += ok.sum()
             else:
