@@ -130,7 +130,7 @@ def test_profile_kinds():
         BINARY: pd.Series(rng.random(n) > 0.5),
         CATEGORICAL: pd.Series(rng.choice(["a", "b", "c"], n)),
         DATETIME: pd.Series(pd.date_range("2024-01-01", periods=n, freq="D").astype(str)),
-        TEXT: pd.Series(["this is a longer free text sentence number %d here" % i for i in range(n)]),
+        TEXT: pd.Series([f"this is a longer free text sentence number {i} here" for i in range(n)]),
         IDENTIFIER: pd.Series([f"ID{i:05d}" for i in range(n)]),
         CONSTANT: pd.Series(["k"] * n),
         EMPTY: pd.Series([None] * n, dtype=object),
