@@ -1,0 +1,183 @@
+"""Word lists taken from Faker's locale providers (offline), used by detection and pseudonyms.
+
+Faker's person lists are census-derived name frequencies for most locales, so they serve as a
+name lexicon for value-shape detection as well as the draw pool for replacement names.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from faker import Faker
+
+DETECTION_BASE_LOCALES: tuple[str, ...] = ("en_US", "en_GB")
+
+
+@dataclass(frozen=True)
+class WeightedList:
+    """Values with cumulative weights; ``pick(u)`` maps a uniform integer to a weighted draw."""
+
+    values: tuple[str, ...]
+    cumulative: tuple[float, ...]
+
+    @classmethod
+    def build(cls, source: object) -> WeightedList:
+        """From a Faker list: a dict of ``value -> weight`` or a plain sequence."""
+        if isinstance(source, dict):
+            items = [(str(k), float(v)) for k, v in source.items()]
+        else:
+            items = [(str(v), 1.0) for v in source]  # type: ignore[attr-defined]
+        items = [(v, w) for v, w in items if v and w > 0]
+        values = tuple(v for v, _ in items)
+        cumulative = tuple(itertools.accumulate(w for _, w in items))
+        return cls(values, cumulative)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def pick(self, draw: int) -> str:
+        """A weighted choice driven by ``draw`` (a large non-negative integer)."""
+        total = self.cumulative[-1]
+        point = (draw % (1 << 53)) / float(1 << 53) * total
+        return self.values[min(bisect.bisect_right(self.cumulative, point), len(self.values) - 1)]
+
+
+def _merge(lists: Iterable[WeightedList]) -> WeightedList:
+    seen: dict[str, float] = {}
+    for wl in lists:
+        previous = 0.0
+        for value, cum in zip(wl.values, wl.cumulative, strict=True):
+            seen.setdefault(value, cum - previous)
+            previous = cum
+    return WeightedList.build(seen)
+
+
+def _provider_attr(fake: Faker, names: Sequence[str]) -> list[object]:
+    found: list[object] = []
+    for provider in fake.get_providers():
+        for name in names:
+            value = getattr(provider, name, None)
+            if isinstance(value, dict | list | tuple) and value:
+                found.append(value)
+    return found
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Per-locale word lists."""
+
+    first_names: WeightedList
+    last_names: WeightedList
+    states: frozenset[str]
+    states_abbr: frozenset[str]
+    street_suffixes: frozenset[str]
+    free_email_domains: frozenset[str]
+    first_name_set: frozenset[str]
+    last_name_set: frozenset[str]
+
+
+@lru_cache(maxsize=16)
+def lexicon(locales: tuple[str, ...]) -> Lexicon:
+    """Word lists for ``locales`` (merged in order)."""
+    firsts: list[WeightedList] = []
+    lasts: list[WeightedList] = []
+    states: set[str] = set()
+    abbrs: set[str] = set()
+    suffixes: set[str] = set(_COMMON_STREET_SUFFIXES)
+    domains: set[str] = set(_COMMON_FREE_MAIL)
+    for locale in locales:
+        fake = Faker(locale)
+        for value in _provider_attr(fake, ("first_names",)):
+            firsts.append(WeightedList.build(value))
+        for value in _provider_attr(fake, ("last_names",)):
+            lasts.append(WeightedList.build(value))
+        for value in _provider_attr(fake, ("states", "provinces", "regions", "administrative_units")):
+            states.update(str(v) for v in value if isinstance(v, str))
+        for value in _provider_attr(fake, ("states_abbr", "provinces_abbr")):
+            abbrs.update(str(v) for v in value if isinstance(v, str))
+        for value in _provider_attr(fake, ("street_suffixes",)):
+            suffixes.update(str(v) for v in value if isinstance(v, str))
+        for value in _provider_attr(fake, ("free_email_domains",)):
+            domains.update(str(v) for v in value if isinstance(v, str))
+    first = _merge(firsts)
+    last = _merge(lasts)
+    return Lexicon(
+        first_names=first,
+        last_names=last,
+        first_name_set=frozenset(v.casefold() for v in first.values),
+        last_name_set=frozenset(v.casefold() for v in last.values),
+        states=frozenset(states),
+        states_abbr=frozenset(abbrs),
+        street_suffixes=frozenset(s.casefold() for s in suffixes),
+        free_email_domains=frozenset(d.casefold() for d in domains),
+    )
+
+
+def detection_lexicon(locales: Sequence[str]) -> Lexicon:
+    """Word lists for detection: the configured locales plus English ones (data is often English)."""
+    ordered = tuple(dict.fromkeys([*locales, *DETECTION_BASE_LOCALES]))
+    return lexicon(ordered)
+
+
+_COMMON_STREET_SUFFIXES = (
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "boulevard",
+    "blvd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "place",
+    "pl",
+    "square",
+    "sq",
+    "terrace",
+    "way",
+    "highway",
+    "hwy",
+    "parkway",
+    "pkwy",
+    "circle",
+    "cir",
+    "trail",
+    "close",
+    "crescent",
+    "gardens",
+    "grove",
+    "strasse",
+    "straße",
+    "weg",
+    "gasse",
+    "platz",
+    "rue",
+    "via",
+    "calle",
+)
+
+_COMMON_FREE_MAIL = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "aol.com",
+    "icloud.com",
+    "protonmail.com",
+    "gmx.de",
+    "web.de",
+    "example.com",
+    "example.org",
+    "example.net",
+)

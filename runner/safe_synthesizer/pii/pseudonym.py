@@ -1,0 +1,698 @@
+"""Keyed, consistent, format-preserving pseudonyms.
+
+Every replacement is drawn from a stream seeded by ``HMAC-SHA256(job_key, family | normalised value)``:
+
+* the same original value gets the same replacement everywhere in a job (structured cells and free
+  text) and in every job run with the same key; without the key the mapping cannot be rebuilt by
+  hashing candidate values (it is not a plain hash);
+* person names are replaced token by token (given names and surnames separately), so a first-name
+  column, a last-name column, a full-name column, names in free text and the name part of an email
+  stay coherent: ``John`` / ``Smith`` / ``John Smith`` / ``john.smith87@gmail.com`` become
+  ``Carlos`` / ``Nguyen`` / ``Carlos Nguyen`` / ``carlos.nguyen31@gmail.com``;
+* formats are kept: digit/letter layout of phone numbers, SSNs, postcodes and IDs; card numbers keep
+  their first digit and a valid Luhn digit; IBANs keep the country and valid check digits; dates are
+  shifted and written back in their original format;
+* a replacement never equals its own original (it is redrawn).
+
+The mapping depends only on the key, the entity family and the value (never on the other rows), so
+it is stable across jobs. Raw values never leave this object except as returned replacements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+from faker import Faker
+
+from .lexicons import Lexicon, WeightedList, detection_lexicon, lexicon
+
+_MAX_ATTEMPTS = 12
+_POOL_SIZE = 2048
+
+NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "rev", "fr"})
+NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "md", "phd", "dds", "dvm", "esq", "cpa"})
+_NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+_EXTENSION = re.compile(r"(?i)(\s*(?:x|ext\.?|extension)\s*)(\d+)\s*$")
+_STREET = re.compile(
+    r"^(?P<num>\d{1,6}[A-Za-z]?)(?P<sep1>\s+)(?P<street>[^\d,\n]+?)"
+    r"(?P<sec>(?:,?\s+)(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Fl\.?|Floor|#)\s*[\w-]+)?$"
+)
+_US_ADDRESS = re.compile(
+    r"^(?P<street>.+?)(?P<sep>\s*[\n,]\s*)(?P<city>[^\n,]+?),\s*(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$"
+)
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
+
+
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[^a-z0-9]", "", "".join(c for c in folded if not unicodedata.combining(c)).lower())
+
+
+def match_case(template: str, new: str) -> str:
+    """Write ``new`` in the letter case of ``template`` (UPPER, lower or as drawn)."""
+    if template.isupper() and (len(template) > 1 or len(new) == 1):
+        return new.upper()
+    if template.islower():
+        return new.lower()
+    return new
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The Luhn check digit for ``payload`` (digits without the check digit)."""
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def iban_check_digits(country: str, bban: str) -> str:
+    """ISO 13616 check digits for ``country`` + ``bban``."""
+    rearranged = bban + country + "00"
+    numeric = "".join(str(int(c, 36)) for c in rearranged)
+    return f"{98 - int(numeric) % 97:02d}"
+
+
+class KeyedStream:
+    """An endless keyed stream: HMAC-SHA256 blocks in counter mode, consumed as a big integer.
+
+    Each draw takes ``acc % n`` from a uniform integer with at least 64 unused bits, so the bias
+    of any draw is below 2**-56.
+    """
+
+    __slots__ = ("_key", "_message", "_counter", "_acc", "_bits")
+
+    def __init__(self, key: bytes, message: bytes) -> None:
+        self._key = key
+        self._message = message
+        self._counter = 0
+        self._acc = 0
+        self._bits = 0
+
+    def _refill(self) -> None:
+        block = hmac.digest(self._key, self._message + self._counter.to_bytes(4, "big"), "sha256")
+        self._counter += 1
+        self._acc = (self._acc << 256) | int.from_bytes(block, "big")
+        self._bits += 256
+
+    def below(self, n: int) -> int:
+        """A uniform integer in ``[0, n)`` (``n`` below 2**64)."""
+        if self._bits < 128:
+            self._refill()
+        value = self._acc % n
+        self._acc //= n
+        self._bits -= max(1, n.bit_length())
+        return value
+
+    def big(self) -> int:
+        """A uniform 64-bit integer."""
+        return self.below(1 << 64)
+
+    def digit(self, low: int = 0) -> str:
+        """One decimal digit in ``[low, 9]``."""
+        return str(low + self.below(10 - low))
+
+    def digits(self, count: int) -> str:
+        """``count`` decimal digits."""
+        out: list[str] = []
+        while count > 0:
+            take = min(count, 18)
+            out.append(str(self.below(10**take)).zfill(take))
+            count -= take
+        return "".join(out)
+
+    def letter(self) -> str:
+        """One lowercase ASCII letter."""
+        return chr(97 + self.below(26))
+
+
+class Pseudonymizer:
+    """Consistent replacements for one job (one key, one set of locales)."""
+
+    def __init__(self, key: bytes, locales: Sequence[str] = ("en_US",)) -> None:
+        if not isinstance(key, bytes | bytearray) or len(key) < 16:
+            raise ValueError("the pseudonym key must be at least 16 bytes")
+        self._key = bytes(key)
+        self.locales: tuple[str, ...] = tuple(locales) or ("en_US",)
+        self._lex: Lexicon = lexicon(self.locales)
+        self._detect_lex: Lexicon = detection_lexicon(self.locales)
+        self._fakers: dict[str, Faker] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._email_context: dict[str, tuple[str | None, str | None]] = {}
+        self._handlers: dict[str, Callable[[str], str]] = {
+            "first_name": self._first_name_value,
+            "last_name": self._last_name_value,
+            "name": self.full_name,
+            "email": self.email,
+            "phone_number": self.phone,
+            "fax_number": self.phone,
+            "ssn": self.ssn,
+            "credit_debit_card": self.card,
+            "iban": self.iban,
+            "ip_address": self.ip,
+            "url": self.url,
+            "street_address": self.street,
+            "address": self.address,
+            "city": self.city,
+            "state": self.state,
+            "postcode": lambda s: self.chars(s, "postcode"),
+            "national_id": lambda s: self.chars(s, "national_id"),
+            "tax_id": lambda s: self.chars(s, "tax_id", keep_leading={"9"}),
+            "date_of_birth": lambda s: self.shift_date_text(s, -365, 365, "date_of_birth"),
+        }
+
+    # ------------------------------------------------------------------ primitives
+    def stream(self, *parts: str) -> KeyedStream:
+        """A keyed stream for ``parts`` (family, normalised value, attempt ...)."""
+        return KeyedStream(self._key, "\x1f".join(parts).encode("utf-8", "surrogatepass"))
+
+    def digest_hex(self, value: str, salt: str = "", length: int | None = None) -> str:
+        """Keyed hash (HMAC-SHA256) of ``value`` as hex, optionally truncated."""
+        out = hmac.new(self._key, f"hash\x1f{salt}\x1f{value}".encode(), hashlib.sha256).hexdigest()
+        return out[:length] if length else out
+
+    def faker(self, locale: str | None = None) -> Faker:
+        """A single-locale Faker (shared; callers seed it before use)."""
+        locale = locale or self.locales[0]
+        fake = self._fakers.get(locale)
+        if fake is None:
+            fake = Faker(locale)
+            fake.seed_instance(0)
+            self._fakers[locale] = fake
+        return fake
+
+    def seeded_faker(self, *parts: str) -> Faker:
+        """A Faker of one of the job's locales, seeded from ``parts`` (keyed, deterministic)."""
+        stream = self.stream("faker", *parts)
+        locale = self.locales[stream.below(len(self.locales))] if len(self.locales) > 1 else self.locales[0]
+        fake = self.faker(locale)
+        fake.random.seed(stream.big())
+        return fake
+
+    def _pool(self, method: str, locale: str) -> tuple[str, ...]:
+        """A fixed pool of Faker outputs (deterministic), so hot paths avoid a Faker call per value."""
+        return faker_pool(method, locale)
+
+    def _pool_pick(self, method: str, family: str, norm: str, original: str) -> str:
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream(family, norm, str(attempt))
+            locale = (
+                self.locales[stream.below(len(self.locales))] if len(self.locales) > 1 else self.locales[0]
+            )
+            pool = self._pool(method, locale)
+            candidate = pool[stream.big() % len(pool)]
+            if candidate.casefold() != original.casefold():
+                return candidate
+        return candidate
+
+    def _cached(self, family: str, norm: str, make: Callable[[], Any]) -> Any:
+        key = (family, norm)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = make()
+            self._cache[key] = hit
+        return hit
+
+    # ------------------------------------------------------------------ public dispatch
+    def supports(self, entity: str) -> bool:
+        """True when ``entity`` has a dedicated (format-aware) replacement."""
+        return entity in self._handlers
+
+    def replace(self, entity: str | None, value: Any) -> Any:
+        """The pseudonym of ``value`` as entity ``entity``; keeps ints/floats/dates as such."""
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return value
+        if isinstance(value, dt.date | dt.datetime | np.datetime64):
+            return self.shift_date(value, -365, 365, entity or "date")
+        if isinstance(value, bool | np.bool_):
+            return value
+        if isinstance(value, int | np.integer):
+            out = self.replace_text(entity, str(int(value)))
+            return int(out) if out.isdigit() else out
+        if isinstance(value, float | np.floating):
+            if float(value).is_integer():
+                out = self.replace_text(entity, str(int(value)))
+                return float(out) if out.isdigit() else out
+            return value
+        return self.replace_text(entity, str(value))
+
+    def replace_text(self, entity: str | None, text: str) -> str:
+        """The pseudonym of a string value."""
+        if not text.strip():
+            return text
+        handler = self._handlers.get(entity or "")
+        if handler is None:
+            return self.chars(text, entity or "generic")
+        return self._cached("v:" + (entity or ""), text, lambda: handler(text))
+
+    def register_person(self, email: str, first: str | None, last: str | None) -> None:
+        """Remember the original names next to ``email`` (first occurrence wins) for its local part."""
+        norm = email.strip().casefold()
+        if norm and norm not in self._email_context and (first or last):
+            self._email_context[norm] = (first, last)
+
+    # ------------------------------------------------------------------ names
+    def _lexicon_draw(self, pool: WeightedList, family: str, token: str) -> str:
+        norm = token.casefold()
+
+        def make() -> str:
+            candidate = token
+            for attempt in range(_MAX_ATTEMPTS):
+                candidate = pool.pick(self.stream(family, norm, str(attempt)).big())
+                if candidate.casefold() != norm:
+                    break
+            return candidate
+
+        return match_case(token, self._cached(family, norm, make))
+
+    def given(self, token: str) -> str:
+        """Replacement of one given-name token."""
+        if len(token) == 1:
+            return match_case(token, self.stream("initial", token.casefold()).letter())
+        return self._lexicon_draw(self._lex.first_names, "given", token)
+
+    def surname(self, token: str) -> str:
+        """Replacement of one surname token."""
+        if len(token) == 1:
+            return match_case(token, self.stream("initial", token.casefold()).letter())
+        return self._lexicon_draw(self._lex.last_names, "surname", token)
+
+    def _tokens_sub(self, text: str, func: Callable[[str], str]) -> str:
+        return _NAME_TOKEN.sub(lambda m: func(m.group(0)), text)
+
+    def _first_name_value(self, text: str) -> str:
+        return self._tokens_sub(text, self.given)
+
+    def _last_name_value(self, text: str) -> str:
+        return self._tokens_sub(text, self.surname)
+
+    def full_name(self, text: str) -> str:
+        """A full name, token by token: given names, then the surname (``Last, First`` understood)."""
+        matches = list(_NAME_TOKEN.finditer(text))
+        core = [m for m in matches if m.group(0).casefold().rstrip(".") not in NAME_PREFIXES | NAME_SUFFIXES]
+        if not core:
+            return self.chars(text, "name")
+        roles: dict[int, str] = {}
+        if len(core) == 1:
+            token = core[0].group(0).casefold()
+            lex = self._detect_lex
+            roles[core[0].start()] = (
+                "given" if token in lex.first_name_set and token not in lex.last_name_set else "surname"
+            )
+        else:
+            comma_first = "," in text[core[0].end() : core[1].start()]
+            surname_index = 0 if comma_first else len(core) - 1
+            for i, m in enumerate(core):
+                roles[m.start()] = "surname" if i == surname_index else "given"
+        out: list[str] = []
+        last = 0
+        for m in matches:
+            out.append(text[last : m.start()])
+            role = roles.get(m.start())
+            token = m.group(0)
+            if role == "given":
+                out.append(self.given(token))
+            elif role == "surname":
+                out.append(self.surname(token))
+            else:
+                out.append(token)
+            last = m.end()
+        out.append(text[last:])
+        return "".join(out)
+
+    # ------------------------------------------------------------------ email, domain, url
+    def domain(self, host: str) -> str:
+        """Replacement of a host name (free-mail domains are kept)."""
+        norm = host.casefold().strip(".")
+        if norm in self._detect_lex.free_email_domains:
+            return host
+        prefix = "www." if norm.startswith("www.") else ""
+        core = norm[len(prefix) :]
+        return prefix + self._cached(
+            "domain", core, lambda: self._pool_pick("domain_name", "domain", core, core)
+        )
+
+    def email(self, text: str) -> str:
+        """An email whose local part follows the replaced names of its owner."""
+        stripped = text.strip()
+        local, at, host = stripped.rpartition("@")
+        if not at or not local:
+            return self.chars(text, "email")
+        first, last = self._email_context.get(stripped.casefold(), (None, None))
+        fold_first = _ascii_slug(first) if first else ""
+        fold_last = _ascii_slug(last) if last else ""
+        new_first = _ascii_slug(self.given(first)) if first else ""
+        new_last = _ascii_slug(self.surname(last)) if last else ""
+        lex = self._detect_lex
+        pieces = re.split(r"(\d+|[._+\-])", local)
+        out: list[str] = []
+        for piece in pieces:
+            if not piece:
+                continue
+            low = piece.lower()
+            if piece.isdigit():
+                stream = self.stream("email_digits", stripped.casefold(), piece)
+                out.append(stream.digits(len(piece)))
+            elif piece in "._+-":
+                out.append(piece)
+            elif fold_first and low == fold_first:
+                out.append(new_first)
+            elif fold_last and low == fold_last:
+                out.append(new_last)
+            elif fold_first and fold_last and low == fold_first[0] + fold_last:
+                out.append(new_first[:1] + new_last)
+            elif fold_first and fold_last and low == fold_last + fold_first[0]:
+                out.append(new_last + new_first[:1])
+            elif fold_first and fold_last and low == fold_first + fold_last:
+                out.append(new_first + new_last)
+            elif len(low) >= 3 and low in lex.first_name_set:
+                out.append(_ascii_slug(self.given(piece)))
+            elif len(low) >= 3 and low in lex.last_name_set:
+                out.append(_ascii_slug(self.surname(piece)))
+            elif len(low) >= 3:
+                word = self._lexicon_draw(self._lex.last_names, "email_word", low)
+                out.append(_ascii_slug(word) or self.chars(low, "email_word"))
+            else:
+                out.append(self.chars(low, "email_word"))
+        new_local = "".join(out)
+        candidate = f"{new_local}@{self.domain(host)}"
+        if candidate.casefold() == stripped.casefold():
+            candidate = f"{new_local}{self.stream('email_tail', stripped).digit(1)}@{self.domain(host)}"
+        return match_case(stripped, candidate) if stripped.isupper() else candidate
+
+    def url(self, text: str) -> str:
+        """A URL with the host replaced like an email domain and the path characters re-drawn."""
+        stripped = text.strip()
+        try:
+            parts = urlsplit(stripped if "//" in stripped else "//" + stripped)
+            host = parts.hostname or ""
+        except ValueError:
+            return self.chars(text, "url")
+        if not host:
+            return self.chars(text, "url")
+        netloc = self.domain(host) if host not in self._detect_lex.free_email_domains else host
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        path = self.chars(parts.path, "url_path") if parts.path.strip("/") else parts.path
+        query = self.chars(parts.query, "url_query") if parts.query else ""
+        fragment = self.chars(parts.fragment, "url_fragment") if parts.fragment else ""
+        out = urlunsplit((parts.scheme, netloc, path, query, fragment))
+        if "//" not in stripped:
+            out = out.removeprefix("//")
+        if out == stripped:
+            out = urlunsplit(
+                (parts.scheme, self._pool_pick("domain_name", "domain", host, host), path, "", "")
+            )
+        return out
+
+    # ------------------------------------------------------------------ digits and characters
+    def chars(self, text: str, family: str, keep_leading: set[str] | None = None) -> str:
+        """Format-preserving re-draw: digits stay digits, letters stay letters (same case)."""
+        norm = text.strip()
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream("chars", family, norm.casefold(), str(attempt))
+            out: list[str] = []
+            first_alnum = True
+            for ch in text:
+                if ch.isdigit() and ch.isascii():
+                    out.append(
+                        ch if (first_alnum and keep_leading and ch in keep_leading) else stream.digit()
+                    )
+                    first_alnum = False
+                elif ch.isalpha() and ch.isascii():
+                    new = stream.letter()
+                    out.append(new.upper() if ch.isupper() else new)
+                    first_alnum = False
+                else:
+                    out.append(ch)
+            candidate = "".join(out)
+            if candidate.casefold() != text.casefold() or not any(c.isalnum() for c in text):
+                return candidate
+        return candidate
+
+    def _pour(self, layout: str, digits: str) -> str:
+        it = iter(digits)
+        return "".join(next(it) if ch.isdigit() else ch for ch in layout)
+
+    def phone(self, text: str) -> str:
+        """Phone/fax: same layout, country prefix and extension length kept, new digits."""
+        ext_match = _EXTENSION.search(text)
+        main = text[: ext_match.start()] if ext_match else text
+        stripped = main.lstrip()
+        prefix_len = 0
+        if stripped.startswith("+"):
+            m = re.match(r"\+\s*(\d{1,3})(?=\D|$)", stripped)
+            prefix_len = len(m.group(1)) if m else 0
+        elif stripped.startswith("00") or stripped.startswith("011"):
+            m = re.match(r"(0{2}\d{1,3}|011\d{0,3})(?=\D)", stripped)
+            prefix_len = len(m.group(1)) if m else 0
+        all_digits = re.sub(r"\D", "", main)
+        prefix, national = all_digits[:prefix_len], all_digits[prefix_len:]
+        if not prefix and len(national) == 11 and national.startswith("1"):
+            prefix, national = "1", national[1:]
+        nanp = len(national) == 10 and (
+            prefix in ("1", "001") or (not prefix and any(loc in ("en_US", "en_CA") for loc in self.locales))
+        )
+        new_national = self._cached(
+            "phone" if not nanp else "phone_nanp", national, lambda: self._phone_digits(national, nanp)
+        )
+        out = self._pour(main, prefix + new_national)
+        if ext_match:
+            ext_digits = ext_match.group(2)
+            stream = self.stream("phone_ext", national, ext_digits)
+            out += ext_match.group(1) + stream.digits(len(ext_digits))
+        return out
+
+    def _phone_digits(self, national: str, nanp: bool) -> str:
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream("phone", national, str(attempt))
+            if nanp:
+                digits = stream.digit(2) + stream.digit() + stream.digit() + stream.digit(2)
+                digits += stream.digits(6)
+                if digits[1:3] == "11":
+                    continue
+            else:
+                lead = national[:1] if national[:1] == "0" else ""
+                digits = lead + stream.digits(len(national) - len(lead))
+            if digits != national:
+                return digits
+        return digits
+
+    def ssn(self, text: str) -> str:
+        """US SSN with a valid area/group/serial, same layout."""
+        digits = re.sub(r"\D", "", text)
+        if len(digits) != 9:
+            return self.chars(text, "ssn")
+
+        def make() -> str:
+            for attempt in range(_MAX_ATTEMPTS):
+                stream = self.stream("ssn", digits, str(attempt))
+                area = 1 + stream.big() % 899
+                if area == 666:
+                    continue
+                group = 1 + stream.big() % 99
+                serial = 1 + stream.big() % 9999
+                candidate = f"{area:03d}{group:02d}{serial:04d}"
+                if candidate != digits:
+                    return candidate
+            return candidate
+
+        return self._pour(text, self._cached("ssn", digits, make))
+
+    def card(self, text: str) -> str:
+        """Card number: same length and layout, same first digit, valid Luhn check digit."""
+        digits = re.sub(r"\D", "", text)
+        if not 12 <= len(digits) <= 19:
+            return self.chars(text, "card")
+
+        def make() -> str:
+            for attempt in range(_MAX_ATTEMPTS):
+                stream = self.stream("card", digits, str(attempt))
+                body = digits[0] + stream.digits(len(digits) - 2)
+                candidate = body + luhn_check_digit(body)
+                if candidate != digits:
+                    return candidate
+            return candidate
+
+        return self._pour(text, self._cached("card", digits, make))
+
+    def iban(self, text: str) -> str:
+        """IBAN: same country, length and layout; valid check digits."""
+        compact = re.sub(r"\s", "", text).upper()
+        if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{4,30}", compact):
+            return self.chars(text, "iban")
+
+        def make() -> str:
+            for attempt in range(_MAX_ATTEMPTS):
+                stream = self.stream("iban", compact, str(attempt))
+                bban = "".join(
+                    stream.digit() if c.isdigit() else stream.letter().upper() for c in compact[4:]
+                )
+                candidate = compact[:2] + iban_check_digits(compact[:2], bban) + bban
+                if candidate != compact:
+                    return candidate
+            return candidate
+
+        new = iter(self._cached("iban", compact, make))
+        out = "".join(ch if ch.isspace() else next(new) for ch in text)
+        return out if not text.islower() else out.lower()
+
+    def ip(self, text: str) -> str:
+        """IP address: IPv4 keeps private/loopback ranges private; IPv6 keeps compressed form."""
+        stripped = text.strip()
+        try:
+            addr = ipaddress.ip_address(stripped)
+        except ValueError:
+            return self.chars(text, "ip_address")
+
+        def make() -> str:
+            for attempt in range(_MAX_ATTEMPTS):
+                stream = self.stream("ip", addr.exploded, str(attempt))
+                if addr.version == 4:
+                    octets = [stream.below(256) for _ in range(4)]
+                    if addr.is_private or addr.is_loopback:
+                        keep = 1 if stripped.startswith(("10.", "127.")) else 2
+                        octets[:keep] = [int(o) for o in stripped.split(".")[:keep]]
+                    else:
+                        octets[0] = 1 + stream.below(223)
+                        if octets[0] in (10, 127, 169, 172, 192):
+                            octets[0] = 11 + stream.below(100)
+                    candidate = ".".join(str(o) for o in octets)
+                else:
+                    groups = [stream.big() & 0xFFFF for _ in range(8)]
+                    groups[0] = int(addr.exploded.split(":")[0], 16)
+                    new = ipaddress.IPv6Address(":".join(f"{g:04x}" for g in groups))
+                    candidate = new.compressed if "::" in stripped or len(stripped) < 39 else new.exploded
+                if candidate != stripped:
+                    return candidate
+            return candidate
+
+        return self._cached("ip", addr.exploded, make)
+
+    # ------------------------------------------------------------------ places
+    def street(self, text: str) -> str:
+        """Street address: same house-number length, a new street name, secondary unit kept in shape."""
+        m = _STREET.match(text.strip())
+        if not m:
+            return self._pool_pick("street_address", "street", text.strip().casefold(), text)
+        num = self.chars(m.group("num"), "house_number")
+        if num.startswith("0") and len(num) > 1:
+            num = "1" + num[1:]
+        street_norm = m.group("street").strip().casefold()
+        new_street = self._cached(
+            "street_name",
+            street_norm,
+            lambda: self._pool_pick("street_name", "street_name", street_norm, m.group("street")),
+        )
+        sec = m.group("sec") or ""
+        if sec:
+            stream = self.stream("unit", sec.casefold())
+            sec = re.sub(r"\d", lambda _: stream.digit(), sec)
+        return f"{num}{m.group('sep1')}{new_street}{sec}"
+
+    def city(self, text: str) -> str:
+        """A city of the job's locales."""
+        norm = text.strip().casefold()
+        return match_case(text, self._pool_pick("city", "city", norm, text.strip()))
+
+    def state(self, text: str) -> str:
+        """A state: abbreviation for abbreviations, full name otherwise."""
+        stripped = text.strip()
+        abbreviated = stripped.isupper() and 2 <= len(stripped) <= 3
+        pool = sorted(self._lex.states_abbr if abbreviated else self._lex.states)
+        if not pool:
+            return self._pool_pick("state" if not abbreviated else "state_abbr", "state", stripped, stripped)
+        for attempt in range(_MAX_ATTEMPTS):
+            candidate = pool[self.stream("state", stripped.casefold(), str(attempt)).big() % len(pool)]
+            if candidate.casefold() != stripped.casefold():
+                break
+        return match_case(stripped, candidate) if abbreviated else candidate
+
+    def address(self, text: str) -> str:
+        """A full address; US-style ``street, city, ST zip`` is rebuilt from the part pseudonyms."""
+        stripped = text.strip()
+        m = _US_ADDRESS.match(stripped)
+        if m:
+            return (
+                f"{self.street(m.group('street'))}{m.group('sep')}{self.city(m.group('city'))}, "
+                f"{self.state(m.group('state'))} {self.chars(m.group('zip'), 'postcode')}"
+            )
+        candidate = self._pool_pick("address", "address", stripped.casefold(), stripped)
+        if "\n" not in stripped:
+            candidate = candidate.replace("\n", ", ")
+        return candidate
+
+    # ------------------------------------------------------------------ dates
+    def _offset_days(self, family: str, norm: str, min_days: int, max_days: int) -> int:
+        lo, hi = int(min(min_days, max_days)), int(max(min_days, max_days))
+        span = hi - lo + 1
+        for attempt in range(_MAX_ATTEMPTS):
+            days = lo + self.stream("date", family, norm, str(attempt)).big() % span
+            if days != 0 or span == 1:
+                return days
+        return days
+
+    def shift_date(self, value: Any, min_days: int, max_days: int, family: str = "date") -> Any:
+        """Shift a date/datetime by a keyed number of days in ``[min_days, max_days]`` (never 0)."""
+        if isinstance(value, np.datetime64):
+            value = dt.datetime.fromisoformat(str(value.astype("datetime64[s]")))
+        if isinstance(value, str):
+            return self.shift_date_text(value, min_days, max_days, family)
+        norm = value.isoformat()[:10]
+        days = self._offset_days(family, norm, min_days, max_days)
+        return value + dt.timedelta(days=days)
+
+    def shift_date_text(self, text: str, min_days: int, max_days: int, family: str = "date") -> str:
+        """Shift a date written as text; the output keeps the input's format."""
+        stripped = text.strip()
+        for fmt in _DATE_FORMATS:
+            try:
+                parsed = dt.datetime.strptime(stripped, fmt)
+            except ValueError:
+                continue
+            days = self._offset_days(family, parsed.date().isoformat(), min_days, max_days)
+            return (parsed + dt.timedelta(days=days)).strftime(fmt)
+        return self.chars(text, family)
+
+
+@lru_cache(maxsize=64)
+def faker_pool(method: str, locale: str) -> tuple[str, ...]:
+    """``_POOL_SIZE`` outputs of Faker ``method`` for ``locale`` from a fixed seed (same in every job)."""
+    fake = Faker(locale)
+    fake.seed_instance(20240601)
+    func = getattr(fake, method)
+    return tuple(dict.fromkeys(str(func()) for _ in range(_POOL_SIZE)))
+
+
+def tokens_of_name(text: str) -> Iterator[str]:
+    """Name tokens (letters with inner apostrophes) of ``text``."""
+    return (m.group(0) for m in _NAME_TOKEN.finditer(text))
