@@ -5,7 +5,7 @@
 * ``run``: the pipeline (``run train`` and ``run generate`` for the two halves).
 
 Exit codes: 0 success, 1 invalid input or config (never worth a retry), 2 usage, 3 a transient or
-internal failure (worth a retry), 4 finished with partial results.
+internal failure (worth a retry).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
-EXIT_PARTIAL = 4
 
 
 def cmd_validate(paths: Sequence[str]) -> int:
@@ -85,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub.add_parser("schema", help="print the JSON schema of the config")
     defaults = config_sub.add_parser("defaults", help="print the full default config")
     defaults.add_argument("--format", choices=["yaml", "json"], default="yaml")
+
+    from .run_cli import add_run_parser
+
+    add_run_parser(sub)
     return parser
 
 
@@ -98,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.config_command == "schema":
             return cmd_config_schema()
         return cmd_config_defaults(args.format)
+    if args.command == "run":
+        from .run_cli import cmd_run
+
+        return cmd_run(args)
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 

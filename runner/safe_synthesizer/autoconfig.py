@@ -1,0 +1,111 @@
+"""Resolution of ``"auto"`` values from the data — the only place where it happens.
+
+Rules (recorded in ``summary.json`` under ``resolved_config``):
+
+* ``data.random_state``: null → ``DEFAULT_SEED`` (42): runs are reproducible by default.
+* ``training.num_input_records_to_sample``: ``auto`` → ``n × clip(sqrt(25000 / n), 1, 10)`` capped at
+  250,000, with ``n`` the training records: small tables get several epochs (10 at most), tables of
+  25,000 records or more get one epoch. NeMo's fixed 25,000 means 25 epochs at n=1,000 and 0.025
+  epochs at n=1,000,000. With the older ``training.num_epochs``: ``num_epochs × n``.
+* ``data.max_sequences_per_example``: ``auto`` → 1 with DP (one privacy unit per example), else 10.
+* ``training.learning_rate``: ``auto`` → 5e-4 for LoRA, 1e-3 for the from-scratch tiny model.
+* ``training.rope_scaling_factor``: ``auto`` → ``ceil(longest example tokens / base context)``, at most 6
+  (against the model's own context, not NeMo's 12,288 constant).
+* ``training.use_unsloth``: always false here (unsloth is not used).
+* ``privacy.delta``: ``auto`` → ``1 / n^1.2`` with ``n`` the number of privacy units (records, or groups
+  when grouping).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .config import SafeSynthesizerParameters, is_auto
+
+DEFAULT_SEED = 42
+MAX_AUTO_RECORDS = 250_000
+MAX_ROPE_FACTOR = 6
+
+
+@dataclass
+class ResolvedConfig:
+    """Concrete values for every ``auto`` (and the seed)."""
+
+    seed: int
+    num_input_records_to_sample: int
+    max_sequences_per_example: int | None
+    learning_rate: float
+    batch_size: int
+    rope_scaling_factor: int
+    max_seq_length: int
+    delta: float | None
+    use_unsloth: bool = False
+    device: str = "cpu"
+    pretrained_model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def auto_records_to_sample(n_records: int, num_epochs: float | None = None) -> int:
+    """The ``auto`` training length for ``n_records`` training records (rule in the module docstring)."""
+    n = max(1, n_records)
+    if num_epochs is not None:
+        return max(1, int(round(num_epochs * n)))
+    epochs = min(10.0, max(1.0, math.sqrt(25_000 / n)))
+    return max(1, min(MAX_AUTO_RECORDS, int(round(n * epochs))))
+
+
+def auto_delta(n_units: int) -> float:
+    """``1 / n^1.2`` (n = privacy units)."""
+    return 1.0 / max(n_units, 2) ** 1.2
+
+
+def resolve(
+    params: SafeSynthesizerParameters,
+    *,
+    n_train_records: int,
+    n_privacy_units: int,
+    device: str,
+    pretrained_model: str,
+    model_is_pretrained: bool = True,
+    base_context: int = 2048,
+    longest_example_tokens: int | None = None,
+) -> ResolvedConfig:
+    """Resolve every ``auto`` of ``params`` for this data and model."""
+    training = params.training
+    seed = params.data.random_state if params.data.random_state is not None else DEFAULT_SEED
+    if is_auto(training.num_input_records_to_sample):
+        records = auto_records_to_sample(n_train_records, training.num_epochs)
+    else:
+        records = int(training.num_input_records_to_sample)
+    per_example = params.data.max_sequences_per_example
+    if is_auto(per_example):
+        per_example = 1 if params.dp_enabled else 10
+    if is_auto(training.learning_rate):
+        learning_rate = 5e-4 if model_is_pretrained else 1e-3
+    else:
+        learning_rate = float(training.learning_rate)
+    if is_auto(training.rope_scaling_factor):
+        needed = longest_example_tokens or 0
+        rope = min(MAX_ROPE_FACTOR, max(1, math.ceil(needed / max(base_context, 1))))
+    else:
+        rope = int(training.rope_scaling_factor)
+    delta = None
+    if params.privacy is not None and params.privacy.dp_enabled:
+        delta = auto_delta(n_privacy_units) if is_auto(params.privacy.delta) else float(params.privacy.delta)
+    return ResolvedConfig(
+        seed=seed,
+        num_input_records_to_sample=records,
+        max_sequences_per_example=per_example,
+        learning_rate=learning_rate,
+        batch_size=training.batch_size,
+        rope_scaling_factor=rope,
+        max_seq_length=min(base_context * rope, 4096 if device == "cuda" else 2048),
+        delta=delta,
+        device=device,
+        pretrained_model=pretrained_model,
+    )

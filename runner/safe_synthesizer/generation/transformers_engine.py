@@ -1,0 +1,59 @@
+"""The transformers engine: ``model.generate`` on CPU (or a GPU without vLLM)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .engine import SamplingSettings
+
+
+class TransformersEngine:
+    """Samples continuations of one prompt with Hugging Face ``generate``.
+
+    A sequence that ended with EOS gets a final newline, so its last record counts as complete.
+    """
+
+    name = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any, device: str, batch_cap: int | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.batch_cap = batch_cap or (128 if device == "cuda" else 32)
+
+    def max_batch(self) -> int:
+        """Sequences per call."""
+        return self.batch_cap
+
+    def generate(self, prompt: str, n: int, settings: SamplingSettings) -> list[str]:
+        """``n`` sampled continuations of ``prompt``."""
+        import torch
+
+        tokenizer = self.tokenizer
+        prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
+        torch.manual_seed(settings.seed)
+        sample = settings.temperature > 0
+        with torch.no_grad():
+            output = self.model.generate(
+                input_ids=prompt_ids.expand(n, -1),
+                attention_mask=torch.ones((n, prompt_ids.shape[1]), dtype=torch.long, device=self.device),
+                do_sample=sample,
+                temperature=settings.temperature if sample else None,
+                top_p=settings.top_p if sample else None,
+                top_k=0 if sample else None,
+                repetition_penalty=settings.repetition_penalty,
+                max_new_tokens=settings.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        eos = tokenizer.eos_token_id
+        texts = []
+        for row in output[:, prompt_ids.shape[1] :].tolist():
+            finished = eos in row
+            if finished:
+                row = row[: row.index(eos)]
+            text = tokenizer.decode(row, skip_special_tokens=True)
+            if finished and not text.endswith("\n"):
+                text += "\n"
+            texts.append(text)
+        return texts

@@ -1,0 +1,495 @@
+"""The pipeline: load → split → replace PII → train → generate → evaluate → report → publish.
+
+Each stage is one call with one small interface; this module only sequences them, times them and
+makes sure work is never lost: when generation stops early or a later stage fails, the valid
+records made so far are still published (status ``partial``) with the reason in ``summary.json``.
+Everything is written to a local staging folder first and then published to the output (local
+directory or ``s3://`` prefix) file by file, each write atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__, storage
+from .autoconfig import ResolvedConfig, resolve
+from .config import ResultRef, S3Settings, SafeSynthesizerParameters
+from .data_io import load_table, write_table
+from .errors import SafeSynthesizerError, UserInputError
+from .holdout import split_holdout
+from .progress import NullProgress, Progress
+from .schema import TableSchema, infer_schema
+
+log = logging.getLogger(__name__)
+
+MIN_ROWS = 200  # as NeMo: below this the holdout-based privacy metrics are meaningless
+MIN_ROWS_NO_HOLDOUT = 10
+
+
+@dataclass
+class RunOptions:
+    """Where to read and write, and which half of the pipeline to run."""
+
+    data_source: str
+    output: str
+    s3: S3Settings = field(default_factory=S3Settings)
+    mode: str = "full"  # full | train | generate
+    adapter_source: str | None = None  # generation only: an earlier output prefix or adapter folder
+    hf_token: str | None = None
+    pseudonym_key: bytes | None = None
+    device: str | None = None
+    job_name: str = "safe-synthesizer"
+    work_dir: Path | None = None
+
+
+@dataclass
+class RunOutcome:
+    """What the run published."""
+
+    status: str  # succeeded | partial
+    results: list[ResultRef]
+    summary: dict[str, Any]
+    output: str
+
+
+class StageTimer:
+    """Per-stage wall-clock timings for ``summary.json``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - start, 3)
+
+
+def _protected_columns(params: SafeSynthesizerParameters) -> set[str]:
+    cols = {params.data.group_training_examples_by, params.data.order_training_examples_by}
+    cols.add(params.time_series.timestamp_column)
+    return {c for c in cols if c}
+
+
+def _check_columns(df: pd.DataFrame, params: SafeSynthesizerParameters) -> None:
+    for path, column in (
+        ("data.group_training_examples_by", params.data.group_training_examples_by),
+        ("data.order_training_examples_by", params.data.order_training_examples_by),
+        ("time_series.timestamp_column", params.time_series.timestamp_column),
+    ):
+        if column and column not in df.columns:
+            raise UserInputError(
+                f"config.{path} names column {column!r}, which the data does not have; "
+                f"columns are: {', '.join(map(str, df.columns[:30]))}"
+            )
+
+
+def _load_generation_model(adapter_dir: Path, options: RunOptions, device: str) -> Any:
+    from .models import load_base_model, read_model_card
+
+    card = read_model_card(adapter_dir)
+    if card.get("kind") == "full":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        model = AutoModelForCausalLM.from_pretrained(adapter_dir).to(device)
+        return model, AutoTokenizer.from_pretrained(adapter_dir), card
+    from peft import PeftModel
+
+    base = load_base_model(card["base_model"], device=device, s3=options.s3, hf_token=options.hf_token)
+    model = PeftModel.from_pretrained(base.model, adapter_dir).merge_and_unload()
+    return model, base.tokenizer, card
+
+
+def _make_engine(adapter_dir: Path, options: RunOptions, device: str, card_hint: dict | None = None) -> Any:
+    from .generation.transformers_engine import TransformersEngine
+    from .generation.vllm_engine import VllmEngine, vllm_available
+    from .models import read_model_card, resolve_model_dir
+
+    card = card_hint or read_model_card(adapter_dir)
+    if device == "cuda" and vllm_available():
+        if card.get("kind") == "full":
+            return VllmEngine(str(adapter_dir), None, lora_rank=8, max_model_len=card["max_seq_length"]), card
+        base_dir = resolve_model_dir(card["base_model"], s3=options.s3)
+        engine = VllmEngine(
+            str(base_dir), adapter_dir, lora_rank=card.get("lora_r", 32), max_model_len=card["max_seq_length"]
+        )
+        return engine, card
+    model, tokenizer, card = _load_generation_model(adapter_dir, options, device)
+    return TransformersEngine(model, tokenizer, device), card
+
+
+def _fetch_adapter(source: str, work: Path, s3: S3Settings) -> Path:
+    """An earlier output prefix (…/adapter/ inside) or an adapter folder, local or S3."""
+    local = Path(source.removeprefix("file://"))
+    if not source.startswith("s3://"):
+        return local / "adapter" if (local / "adapter").is_dir() else local
+    target = work / "reused_adapter"
+    prefix = source.rstrip("/")
+    prefix = prefix if prefix.endswith("/adapter") else prefix + "/adapter"
+    storage.download_prefix(prefix + "/", target, s3)
+    return target
+
+
+def run_pipeline(
+    params: SafeSynthesizerParameters, options: RunOptions, progress: Progress | None = None
+) -> RunOutcome:
+    """Run the configured stages and publish the results (see module docstring)."""
+    progress = progress or NullProgress()
+    timer = StageTimer()
+    own_work = options.work_dir is None
+    work = Path(options.work_dir or tempfile.mkdtemp(prefix="safe-synth-"))
+    work.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {
+        "job": options.job_name,
+        "version": __version__,
+        "mode": options.mode,
+        "data_source": options.data_source,
+        "output": options.output,
+        "warnings": [],
+        "status": "running",
+    }
+    import_torch_device = options.device
+    try:
+        return _run(params, options, progress, timer, work, summary, import_torch_device)
+    finally:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    work: Path,
+    summary: dict[str, Any],
+    device: str | None,
+) -> RunOutcome:
+    staging = work / "out"
+    staging.mkdir(parents=True, exist_ok=True)
+    partial_reason: str | None = None
+
+    # load
+    with timer.stage("load"):
+        progress.update("load", 0, 1, "reading the data source")
+        min_rows = MIN_ROWS if params.data.holdout > 0 and params.enable_synthesis else MIN_ROWS_NO_HOLDOUT
+        table = load_table(options.data_source, options.s3, min_rows=min_rows)
+        _check_columns(table, params)
+        progress.update("load", 1, 1, f"{len(table)} rows x {table.shape[1]} columns")
+    summary["rows_in"] = int(len(table))
+    summary["columns"] = int(table.shape[1])
+
+    if not params.enable_synthesis:
+        return _replace_only(params, options, progress, timer, table, staging, summary)
+
+    # split
+    with timer.stage("split"):
+        seed = params.data.random_state
+        train_raw, holdout, split_info = split_holdout(table, params.data, seed if seed is not None else 42)
+        progress.update("split", 1, 1, f"train {len(train_raw)}, holdout {len(holdout)}")
+    summary["split"] = split_info if isinstance(split_info, dict) else getattr(split_info, "__dict__", {})
+
+    # replace PII (training split only; the holdout stays raw for evaluation)
+    train, pii_result = _replace_pii_stage(params, options, progress, timer, train_raw, summary)
+
+    # resolve "auto", then train (or reuse an adapter)
+    if device is None:
+        from .models import pick_device
+
+        device = pick_device()
+    import os
+
+    adapter_dir = staging / "adapter"
+    training_summary: dict[str, Any] = {}
+    schema: TableSchema
+    if options.mode == "generate":
+        if not options.adapter_source:
+            raise UserInputError("generation only needs an adapter: pass --adapter or spec.pretrainedModelJob")
+        with timer.stage("fetch_adapter"):
+            source_dir = _fetch_adapter(options.adapter_source, work, options.s3)
+            if not (source_dir / "dataset_schema.json").exists():
+                raise UserInputError(f"{options.adapter_source} holds no adapter (dataset_schema.json missing)")
+            shutil.copytree(source_dir, adapter_dir, dirs_exist_ok=True)
+        schema = TableSchema.from_json((adapter_dir / "dataset_schema.json").read_text(encoding="utf-8"))
+        resolved = resolve(
+            params,
+            n_train_records=len(train),
+            n_privacy_units=len(train),
+            device=device,
+            pretrained_model="(reused adapter)",
+        )
+    else:
+        from .models import CPU_DEFAULT_MODEL, load_base_model
+
+        model_source = params.training.pretrained_model
+        if device == "cpu" and "pretrained_model" not in params.training.model_fields_set:
+            model_source = os.environ.get("SAFE_SYNTH_CPU_MODEL", CPU_DEFAULT_MODEL)
+            summary["warnings"].append(
+                f"no GPU: using the CPU default model {model_source} instead of {params.training.pretrained_model}"
+            )
+        with timer.stage("load_model"):
+            progress.update("train", 0, None, f"loading {model_source}")
+            loaded = load_base_model(
+                model_source,
+                device=device,
+                s3=options.s3,
+                hf_token=options.hf_token,
+                quantization_bits=params.training.quantization_bits if params.training.quantize_model else None,
+                seed=params.data.random_state or 42,
+            )
+        schema = _training_schema(train, params, summary)
+        n_units = (
+            int(train[params.data.group_training_examples_by].nunique())
+            if params.data.group_training_examples_by
+            else len(train)
+        )
+        resolved = resolve(
+            params,
+            n_train_records=len(train),
+            n_privacy_units=n_units,
+            device=device,
+            pretrained_model=model_source,
+            model_is_pretrained=loaded.pretrained,
+            base_context=min(loaded.context_length, 2048),
+        )
+        dp_trainer = _dp_trainer(params, resolved, n_units, summary)
+        from .training import train_model
+
+        with timer.stage("train"):
+            result = train_model(loaded, train, schema, params, resolved, adapter_dir, progress, dp_trainer)
+        training_summary = result.to_dict()
+        if result.dp:
+            summary["privacy"] = result.dp
+        del loaded
+    summary["resolved_config"] = resolved.to_dict()
+    summary["training"] = training_summary
+
+    if options.mode == "train":
+        return _publish(params, options, progress, timer, staging, summary, None)
+
+    # generate
+    from .generation import SamplingSettings, generate_records
+    from .models import read_model_card
+
+    generation = params.generation
+    with timer.stage("generate"):
+        engine, card = _make_engine(adapter_dir, options, device)
+        tokens_per_record = float(card.get("tokens_per_record") or 64)
+        per_sequence = card.get("max_sequences_per_example") or 10
+        max_new = int(min(card["max_seq_length"], tokens_per_record * 1.3 * per_sequence + 16))
+        settings = SamplingSettings(
+            temperature=generation.temperature,
+            top_p=generation.top_p,
+            repetition_penalty=generation.repetition_penalty,
+            max_new_tokens=max_new,
+            seed=resolved.seed,
+        )
+        gen = generate_records(
+            engine,
+            schema,
+            card["prompt"],
+            generation,
+            settings,
+            group_by=params.data.group_training_examples_by,
+            order_by=params.data.order_training_examples_by,
+            progress=progress,
+        )
+        del engine
+    _ = read_model_card
+    summary["generation"] = gen.summary()
+    synthetic = gen.data
+    if gen.stopped_early:
+        partial_reason = f"generation stopped early: {gen.stop_reason}; published {len(synthetic)} valid records"
+        summary["warnings"].append(partial_reason)
+    if len(synthetic) == 0:
+        summary["status"] = "failed"
+        raise SafeSynthesizerError(
+            "generation produced no valid record; train longer (training.num_input_records_to_sample), "
+            "lower generation.temperature, or check summary.json invalid_reasons"
+        )
+    with timer.stage("write_data"):
+        write_table(synthetic, staging / "synthetic_data.csv")
+        write_table(synthetic, staging / "synthetic_data.parquet")
+    summary["rows_out"] = int(len(synthetic))
+
+    # evaluate + report (a failure here keeps the data)
+    if params.evaluation.enabled:
+        try:
+            _evaluate_stage(params, progress, timer, train_raw, holdout, synthetic, pii_result, summary, staging, resolved)
+        except Exception as exc:  # noqa: BLE001 - evaluation must never cost the user the data
+            log.error("evaluation failed: %s", type(exc).__name__)
+            summary["warnings"].append(f"evaluation failed ({type(exc).__name__}: {str(exc)[:300]})")
+            summary["evaluation_error"] = traceback.format_exc(limit=5)[-2000:]
+            partial_reason = partial_reason or "evaluation failed; the synthetic data is published"
+    return _publish(params, options, progress, timer, staging, summary, partial_reason)
+
+
+def _training_schema(train: pd.DataFrame, params: SafeSynthesizerParameters, summary: dict[str, Any]) -> TableSchema:
+    """The generation schema: from the training split, or DP estimates when DP is on."""
+    if params.dp_enabled:
+        try:
+            from .privacy.schema import dp_schema
+        except ImportError:
+            dp_schema = None
+        if dp_schema is not None:
+            schema, ledger = dp_schema(train, params)
+            summary.setdefault("privacy", {})["schema"] = ledger
+            return schema
+    return infer_schema(train)
+
+
+def _dp_trainer(params: SafeSynthesizerParameters, resolved: ResolvedConfig, n_units: int, summary: dict) -> Any:
+    if not params.dp_enabled:
+        return None
+    from .privacy.dp import DPTrainer
+
+    return DPTrainer.plan(params, resolved, n_units)
+
+
+def _replace_pii_stage(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    train: pd.DataFrame,
+    summary: dict[str, Any],
+) -> tuple[pd.DataFrame, Any]:
+    if not params.enable_replace_pii or params.replace_pii is None:
+        summary["replace_pii"] = {"enabled": False}
+        return train, None
+    import secrets
+
+    from .pii import replace_pii
+
+    key = options.pseudonym_key or secrets.token_bytes(32)
+    with timer.stage("replace_pii"):
+        result = replace_pii(
+            train, params.replace_pii, key=key, protected_columns=_protected_columns(params), progress=progress
+        )
+    summary["replace_pii"] = {"enabled": True, "key": "provided" if options.pseudonym_key else "per-job random"}
+    summary["replace_pii"].update(result.summary())
+    return result.data, result
+
+
+def _replace_only(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    table: pd.DataFrame,
+    staging: Path,
+    summary: dict[str, Any],
+) -> RunOutcome:
+    """``enable_synthesis: false``: the output is the input with PII replaced."""
+    replaced, _ = _replace_pii_stage(params, options, progress, timer, table, summary)
+    write_table(replaced, staging / "synthetic_data.csv")
+    write_table(replaced, staging / "synthetic_data.parquet")
+    summary["rows_out"] = int(len(replaced))
+    return _publish(params, options, progress, timer, staging, summary, None)
+
+
+def _evaluate_stage(
+    params: SafeSynthesizerParameters,
+    progress: Progress,
+    timer: StageTimer,
+    train_raw: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    pii_result: Any,
+    summary: dict[str, Any],
+    staging: Path,
+    resolved: ResolvedConfig,
+) -> None:
+    from .evaluation import evaluate, render_report
+
+    with timer.stage("evaluate"):
+        result = evaluate(
+            train_raw,
+            holdout if len(holdout) else None,
+            synthetic,
+            params.evaluation,
+            pii_replay=pii_result.replay_input() if pii_result is not None else None,
+            dp_ledger=summary.get("privacy"),
+            seed=resolved.seed,
+            progress=progress,
+        )
+        (staging / "evaluation_metrics.json").write_text(result.to_json(), encoding="utf-8")
+        (staging / "evaluation_report.html").write_text(
+            render_report(result, title=f"Safe Synthesizer report: {summary['job']}"), encoding="utf-8"
+        )
+    summary["scores"] = {"sqs": result.sqs, "dps": result.dps}
+
+
+_FORMATS = {
+    "synthetic_data.csv": ("synthetic_data", "csv", True),
+    "synthetic_data.parquet": ("synthetic_data_parquet", "parquet", False),
+    "evaluation_report.html": ("evaluation_report", "html", False),
+    "evaluation_metrics.json": ("evaluation_metrics", "json", False),
+    "summary.json": ("summary", "json", False),
+    "logs.jsonl": ("logs", "jsonl", False),
+}
+
+
+def _publish(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    staging: Path,
+    summary: dict[str, Any],
+    partial_reason: str | None,
+) -> RunOutcome:
+    """Upload everything, summary and results index last (a reader that sees the index sees all)."""
+    status = "partial" if partial_reason else "succeeded"
+    summary["status"] = status
+    if partial_reason:
+        summary["partial_reason"] = partial_reason
+    summary["config"] = params.model_dump(mode="json")
+    results: list[ResultRef] = []
+    with timer.stage("publish"):
+        files = [p for p in sorted(staging.rglob("*")) if p.is_file()]
+        total = len(files) + 2
+        done = 0
+        for path in files:
+            relative = path.relative_to(staging).as_posix()
+            url = storage.join_url(options.output, relative)
+            storage.upload_file(path, url, options.s3)
+            done += 1
+            progress.update("publish", done, total, "publishing")
+            if relative in _FORMATS:
+                rid, fmt, canonical = _FORMATS[relative]
+                results.append(ResultRef(id=rid, format=fmt, canonical=canonical, url=url, sizeBytes=path.stat().st_size))
+        if (staging / "adapter").is_dir():
+            results.append(
+                ResultRef(id="adapter", format="directory", url=storage.join_url(options.output, "adapter/"))
+            )
+    summary["timings_seconds"] = timer.seconds
+    summary["results"] = [r.model_dump() for r in results]
+    summary_path = staging / "summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    summary_url = storage.join_url(options.output, "summary.json")
+    storage.upload_file(summary_path, summary_url, options.s3)
+    results.append(
+        ResultRef(id="summary", format="json", url=summary_url, sizeBytes=summary_path.stat().st_size)
+    )
+    index_path = staging / "results.json"
+    index_path.write_text(
+        json.dumps({"status": status, "results": [r.model_dump() for r in results], "scores": summary.get("scores")}, indent=2),
+        encoding="utf-8",
+    )
+    storage.upload_file(index_path, storage.join_url(options.output, "results.json"), options.s3)
+    progress.update("publish", 1, 1, f"results at {options.output}")
+    return RunOutcome(status=status, results=results, summary=summary, output=options.output)

@@ -1,0 +1,183 @@
+"""The table schema inferred from the training split, and record validation against it.
+
+Column kinds (first matching rule wins):
+
+* ``empty``: every value missing (generated as missing);
+* ``boolean``: values are booleans, or exactly the strings true/false;
+* ``integer`` / ``number``: numeric dtype → ``minimum``/``maximum`` and, for floats, the decimals seen;
+* ``categorical``: ``n_distinct <= sqrt(n)`` and ``n_singletons <= n^(1/3)`` (NeMo's rule) → the
+  observed values are the allowed set;
+* ``string``: everything else → length bounds ``[min_len / 1.5, 1.5 * max_len]`` (NeMo's rule).
+
+A column is ``nullable`` when the training split has missing values in it. The schema is saved next
+to the adapter (``dataset_schema.json``) and drives validation and structured decoding. With DP the
+categories and ranges come from DP estimates or a declared domain instead (privacy stage).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("empty", "boolean", "integer", "number", "categorical", "string")
+
+
+@dataclass
+class ColumnSchema:
+    """What one column may hold."""
+
+    name: str
+    kind: str
+    nullable: bool = False
+    categories: list[str] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    decimals: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+@dataclass
+class TableSchema:
+    """The columns in order."""
+
+    columns: list[ColumnSchema] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in order."""
+        return [c.name for c in self.columns]
+
+    def to_json(self) -> str:
+        """Serialise (``dataset_schema.json``)."""
+        return json.dumps({"columns": [asdict(c) for c in self.columns]}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TableSchema:
+        """Inverse of :meth:`to_json`."""
+        return cls([ColumnSchema(**c) for c in json.loads(text)["columns"]])
+
+
+def _decimals(values: pd.Series) -> int:
+    """Largest number of decimals needed to print the values (capped at 6)."""
+    most = 0
+    for value in values.head(2000):
+        text = f"{float(value):.6f}".rstrip("0")
+        most = max(most, len(text.split(".")[1]) if "." in text else 0)
+    return most
+
+
+def infer_column(name: str, series: pd.Series) -> ColumnSchema:
+    """Infer the schema of one column (rules in the module docstring)."""
+    present = series.dropna()
+    nullable = bool(series.isna().any())
+    n = len(present)
+    if n == 0:
+        return ColumnSchema(name, "empty", nullable=True)
+    if pd.api.types.is_bool_dtype(present) or set(present.astype(str).str.lower().unique()) <= {"true", "false"}:
+        return ColumnSchema(name, "boolean", nullable=nullable)
+    if pd.api.types.is_numeric_dtype(present):
+        values = present.astype(float)
+        is_int = pd.api.types.is_integer_dtype(present) or bool(np.all(np.mod(values, 1) == 0))
+        distinct = present.nunique()
+        singletons = int((present.value_counts() == 1).sum())
+        if is_int and distinct <= math.sqrt(n) and singletons <= n ** (1 / 3) and distinct <= 20:
+            cats = sorted({str(int(v)) for v in values})
+            return ColumnSchema(name, "categorical", nullable=nullable, categories=cats)
+        return ColumnSchema(
+            name,
+            "integer" if is_int else "number",
+            nullable=nullable,
+            minimum=float(values.min()),
+            maximum=float(values.max()),
+            decimals=0 if is_int else _decimals(values),
+        )
+    text = present.astype(str)
+    counts = text.value_counts()
+    distinct = len(counts)
+    singletons = int((counts == 1).sum())
+    if distinct <= math.sqrt(n) and singletons <= n ** (1 / 3):
+        return ColumnSchema(name, "categorical", nullable=nullable, categories=sorted(counts.index.tolist()))
+    lengths = text.str.len()
+    return ColumnSchema(
+        name,
+        "string",
+        nullable=nullable,
+        min_length=int(round(lengths.min() / 1.5)),
+        max_length=max(1, int(round(lengths.max() * 1.5))),
+    )
+
+
+def infer_schema(df: pd.DataFrame) -> TableSchema:
+    """Infer the schema of a table."""
+    return TableSchema([infer_column(str(c), df[c]) for c in df.columns])
+
+
+@dataclass
+class FieldProblem:
+    """Why a generated value is invalid (a reason category and the column; never the value)."""
+
+    column: str
+    reason: str
+
+
+def coerce_value(column: ColumnSchema, raw: str | None) -> tuple[Any, str | None]:
+    """Parse one decoded field; returns ``(value, problem_reason_or_None)``."""
+    if raw is None or raw == "":
+        if column.nullable or column.kind == "empty":
+            return None, None
+        return None, "missing_value"
+    if column.kind == "empty":
+        return None, "value_in_empty_column"
+    if column.kind == "boolean":
+        lowered = raw.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true", None
+        return None, "not_boolean"
+    if column.kind in ("integer", "number"):
+        try:
+            number = float(raw)
+        except ValueError:
+            return None, "not_a_number"
+        if not math.isfinite(number):
+            return None, "not_a_number"
+        if column.kind == "integer":
+            if number != int(number):
+                return None, "not_an_integer"
+            number = int(number)
+        if column.minimum is not None and number < column.minimum:
+            return None, "below_minimum"
+        if column.maximum is not None and number > column.maximum:
+            return None, "above_maximum"
+        return number, None
+    if column.kind == "categorical":
+        if column.categories is not None and raw not in column.categories:
+            return None, "unknown_category"
+        return raw, None
+    if column.min_length is not None and len(raw) < column.min_length:
+        return None, "too_short"
+    if column.max_length is not None and len(raw) > column.max_length:
+        return None, "too_long"
+    return raw, None
+
+
+def validate_fields(schema: TableSchema, fields: list[str | None]) -> tuple[dict[str, Any] | None, str | None]:
+    """Validate a decoded record's fields; returns ``(record, None)`` or ``(None, reason)``.
+
+    Reasons are categories such as ``wrong_field_count`` or ``age:above_maximum``: they name the
+    column, never the value, so they are safe to log.
+    """
+    if len(fields) != len(schema.columns):
+        return None, "wrong_field_count"
+    record: dict[str, Any] = {}
+    for column, raw in zip(schema.columns, fields, strict=True):
+        value, problem = coerce_value(column, raw)
+        if problem:
+            return None, f"{column.name}:{problem}"
+        record[column.name] = value
+    return record, None

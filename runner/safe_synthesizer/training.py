@@ -1,0 +1,313 @@
+"""Fine-tuning: LoRA (peft) on a pretrained model, or full training of the from-scratch tiny model.
+
+A plain PyTorch loop (not the HF Trainer) so that DP-SGD (opacus) can own sampling, clipping and
+noise without fighting the Trainer. Honours every training field: ``lora_r``,
+``lora_alpha_over_r`` (alpha = ratio x r, rsLoRA scaling as in NeMo), ``lora_target_modules``,
+``learning_rate``, ``lr_scheduler``, ``warmup_ratio``, ``weight_decay``, ``batch_size``,
+``gradient_accumulation_steps``, ``validation_ratio`` / ``validation_steps`` (validation loss, and
+early stopping after 3 checks without improvement) and ``num_input_records_to_sample`` (through
+:class:`~safe_synthesizer.autoconfig.ResolvedConfig`). On GPU: bf16 weights, optional 4/8-bit QLoRA.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .autoconfig import ResolvedConfig
+from .config import SafeSynthesizerParameters
+from .models import LoadedModel, write_model_card
+from .progress import NullProgress, Progress
+from .schema import TableSchema
+from .serialization import Example, pack_examples, prompt_text, sample_units, units_from_frame
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class TrainingResult:
+    """What training produced and measured."""
+
+    adapter_dir: str
+    steps: int
+    examples: int
+    records_seen: int
+    tokens_seen: int
+    tokens_per_record: float
+    train_loss: float | None
+    validation_loss: float | None
+    seconds: float
+    records_per_second: float
+    tokens_per_second: float
+    stopped_early: bool = False
+    trainable_parameters: int = 0
+    dp: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+@dataclass
+class TokenizedExamples:
+    """Token ids and labels of packed examples."""
+
+    input_ids: list[list[int]]
+    labels: list[list[int]]
+    n_records: list[int]
+
+
+def tokenize_examples(examples: list[Example], prompt: str, tokenizer: Any, max_length: int) -> TokenizedExamples:
+    """Prompt (not trained on) + body + EOS; truncated to ``max_length`` tokens."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    bodies = tokenizer([e.body() for e in examples], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    ids, labels = [], []
+    for body in bodies:
+        sequence = (prompt_ids + body + [eos])[:max_length]
+        label = ([IGNORE_INDEX] * len(prompt_ids) + body + [eos])[:max_length]
+        ids.append(sequence)
+        labels.append(label)
+    return TokenizedExamples(ids, labels, [e.n_records for e in examples])
+
+
+def unit_token_costs(units: list[list[str]], tokenizer: Any) -> list[int]:
+    """Tokens per unit (its lines with newlines)."""
+    texts = ["".join(line + "\n" for line in unit) for unit in units]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [len(e) for e in encoded]
+
+
+def collate(batch_ids: list[list[int]], batch_labels: list[list[int]], pad_id: int) -> dict[str, Any]:
+    """Right-pad a batch; padding is masked out of attention and loss."""
+    import torch
+
+    width = max(len(x) for x in batch_ids)
+    ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch_ids), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
+    for row, (x, y) in enumerate(zip(batch_ids, batch_labels, strict=True)):
+        ids[row, : len(x)] = torch.tensor(x)
+        labels[row, : len(y)] = torch.tensor(y)
+        mask[row, : len(x)] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def build_examples(
+    train_df: pd.DataFrame,
+    schema: TableSchema,
+    params: SafeSynthesizerParameters,
+    resolved: ResolvedConfig,
+    tokenizer: Any,
+    context_length: int,
+) -> tuple[list[Example], list[Example], float]:
+    """Sampled, packed training (and validation) examples; also the mean tokens per record."""
+    units = units_from_frame(
+        train_df, schema, params.data.group_training_examples_by, params.data.order_training_examples_by
+    )
+    rng = random.Random(resolved.seed)
+    indices = list(range(len(units)))
+    rng.shuffle(indices)
+    n_val = int(len(units) * params.training.validation_ratio)
+    val_idx, train_idx = indices[:n_val], indices[n_val:]
+    train_units = [units[i] for i in train_idx]
+    val_units = [units[i] for i in val_idx]
+    costs = unit_token_costs(train_units, tokenizer)
+    n_records = sum(len(u) for u in train_units)
+    tokens_per_record = sum(costs) / max(n_records, 1)
+    prompt_tokens = len(tokenizer(prompt_text(schema), add_special_tokens=False)["input_ids"])
+    budget = max(1, context_length - prompt_tokens - 2)
+    records_per_unit = n_records / max(len(train_units), 1)
+    order = list(sample_units(len(train_units), resolved.num_input_records_to_sample, records_per_unit, resolved.seed))
+    examples = pack_examples(
+        [train_units[i] for i in order],
+        [costs[i] for i in order],
+        max_units_per_example=resolved.max_sequences_per_example,
+        token_budget=budget,
+        grouped=bool(params.data.group_training_examples_by),
+    )
+    val_examples = pack_examples(
+        val_units,
+        unit_token_costs(val_units, tokenizer) if val_units else [],
+        max_units_per_example=resolved.max_sequences_per_example,
+        token_budget=budget,
+        grouped=bool(params.data.group_training_examples_by),
+    )
+    return examples, val_examples, tokens_per_record
+
+
+def _lora_model(loaded: LoadedModel, params: SafeSynthesizerParameters) -> Any:
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    training = params.training
+    model = loaded.model
+    if training.quantize_model and loaded.device == "cuda":
+        model = prepare_model_for_kbit_training(model)
+    config = LoraConfig(
+        r=training.lora_r,
+        lora_alpha=max(1, int(training.lora_alpha_over_r * training.lora_r)),
+        target_modules=list(training.lora_target_modules),
+        lora_dropout=0.0,
+        bias="none",
+        use_rslora=True,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def train_model(
+    loaded: LoadedModel,
+    train_df: pd.DataFrame,
+    schema: TableSchema,
+    params: SafeSynthesizerParameters,
+    resolved: ResolvedConfig,
+    adapter_dir: Path,
+    progress: Progress | None = None,
+    dp_trainer: Any = None,
+) -> TrainingResult:
+    """Fine-tune and save the adapter (or the full tiny model) with tokenizer, schema and model card."""
+    import torch
+    from transformers import get_scheduler
+
+    progress = progress or NullProgress()
+    torch.manual_seed(resolved.seed)
+    started = time.time()
+    tokenizer = loaded.tokenizer
+    examples, val_examples, tokens_per_record = build_examples(
+        train_df, schema, params, resolved, tokenizer, resolved.max_seq_length
+    )
+    prompt = prompt_text(schema)
+    data = tokenize_examples(examples, prompt, tokenizer, resolved.max_seq_length)
+    val_data = tokenize_examples(val_examples, prompt, tokenizer, resolved.max_seq_length) if val_examples else None
+
+    model = _lora_model(loaded, params) if loaded.pretrained else loaded.model
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in trainable)
+    training = params.training
+    batch_size = resolved.batch_size
+    accumulation = training.gradient_accumulation_steps
+    optimizer = torch.optim.AdamW(trainable, lr=resolved.learning_rate, weight_decay=training.weight_decay)
+    device = loaded.device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    if dp_trainer is not None:
+        # DP-SGD owns sampling (Poisson), clipping, noise and the step count.
+        outcome = dp_trainer.train(model, optimizer, data, pad_id, device, progress)
+        steps, losses, tokens_seen, records_seen = outcome.steps, outcome.losses, outcome.tokens, outcome.records
+        stopped_early = outcome.stopped_early
+        dp_info = outcome.ledger
+        val_loss = None
+    else:
+        dp_info = {}
+        order = list(range(len(data.input_ids)))
+        random.Random(resolved.seed).shuffle(order)
+        micro_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        steps_total = max(1, math.ceil(len(micro_batches) / accumulation))
+        scheduler = get_scheduler(
+            training.lr_scheduler,
+            optimizer,
+            num_warmup_steps=int(training.warmup_ratio * steps_total),
+            num_training_steps=steps_total,
+        )
+        steps = 0
+        losses: list[float] = []
+        tokens_seen = records_seen = 0
+        best_val, bad_checks, val_loss, stopped_early = math.inf, 0, None, False
+        progress.update("train", 0, steps_total, "training", examples=len(order))
+        window_loss = 0.0
+        for index, batch_idx in enumerate(micro_batches):
+            batch = collate([data.input_ids[i] for i in batch_idx], [data.labels[i] for i in batch_idx], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss / accumulation
+            loss.backward()
+            window_loss += float(loss)
+            tokens_seen += int(batch["attention_mask"].sum())
+            records_seen += sum(data.n_records[i] for i in batch_idx)
+            if (index + 1) % accumulation == 0 or index == len(micro_batches) - 1:
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                steps += 1
+                losses.append(window_loss)
+                window_loss = 0.0
+                elapsed = max(time.time() - started, 1e-9)
+                progress.update(
+                    "train", steps, steps_total, "training", loss=round(losses[-1], 4),
+                    tokens_per_s=round(tokens_seen / elapsed, 1),
+                )
+                if val_data and steps % training.validation_steps == 0:
+                    val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
+                    progress.update("train", steps, steps_total, "validation", val_loss=round(val_loss, 4))
+                    if val_loss < best_val - 1e-4:
+                        best_val, bad_checks = val_loss, 0
+                    else:
+                        bad_checks += 1
+                        if bad_checks >= 3:
+                            log.info("early stopping: validation loss did not improve for 3 checks")
+                            stopped_early = True
+                            break
+        if val_data:
+            val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
+
+    adapter_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(adapter_dir)
+    tokenizer.save_pretrained(adapter_dir)
+    (adapter_dir / "dataset_schema.json").write_text(schema.to_json(), encoding="utf-8")
+    write_model_card(
+        adapter_dir,
+        {
+            "base_model": loaded.source,
+            "kind": "lora" if loaded.pretrained else "full",
+            "prompt": prompt,
+            "max_seq_length": resolved.max_seq_length,
+            "max_sequences_per_example": resolved.max_sequences_per_example,
+            "tokens_per_record": tokens_per_record,
+            "lora_r": params.training.lora_r,
+        },
+    )
+    seconds = time.time() - started
+    tail = losses[-max(1, len(losses) // 10) :]
+    return TrainingResult(
+        adapter_dir=str(adapter_dir),
+        steps=steps,
+        examples=len(data.input_ids),
+        records_seen=records_seen,
+        tokens_seen=tokens_seen,
+        tokens_per_record=round(tokens_per_record, 2),
+        train_loss=round(sum(tail) / len(tail), 4) if tail else None,
+        validation_loss=round(val_loss, 4) if val_loss is not None else None,
+        seconds=round(seconds, 2),
+        records_per_second=round(records_seen / max(seconds, 1e-9), 2),
+        tokens_per_second=round(tokens_seen / max(seconds, 1e-9), 1),
+        stopped_early=stopped_early,
+        trainable_parameters=n_trainable,
+        dp=dp_info,
+    )
+
+
+def evaluate_loss(model: Any, data: TokenizedExamples, pad_id: int, device: str, batch_size: int) -> float:
+    """Mean loss over examples (no gradient)."""
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(data.input_ids), batch_size):
+            sl = slice(start, start + batch_size)
+            batch = collate(data.input_ids[sl], data.labels[sl], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            total += float(model(**batch).loss) * len(data.input_ids[sl])
+            count += len(data.input_ids[sl])
+    model.train()
+    return total / max(count, 1)
