@@ -44,8 +44,8 @@ Pods (only those bound to this node)
       ``fieldRef`` for ``metadata.name|namespace|uid``, ``metadata.labels['k']``,
       ``metadata.annotations['k']``, ``spec.nodeName``, ``spec.serviceAccountName``,
       ``status.podIP``, ``status.hostIP``, and ``resourceFieldRef``). On top of a minimal host
-      environment: ``PATH`` (the venv's bin folder first), ``HOME``, ``LANG``, ``TMPDIR``, ``TZ``
-      and whatever ``passthrough_env`` names, plus ``HOSTNAME`` = pod name.
+      environment: ``PATH`` (the venv's bin folder first), ``HOME``, ``LANG``, ``LC_ALL``,
+      ``TMPDIR``, ``TZ``, ``PYTHONPATH`` (the default ``passthrough_env``; configurable), plus ``HOSTNAME`` = pod name.
     * Commands: ``command`` + ``args`` with ``$(VAR)`` expansion, run on the host (the image is
       ignored). ``python``, ``python3``, ``python3.11`` and ``/usr/bin/python3``-like paths map to
       the project venv's python, so ``python -c ...`` and the ``safe-synthesizer`` entry point see
@@ -190,9 +190,18 @@ class KubeJSON:
         headers = {"Accept": "application/json", "User-Agent": "fake-kubelet/test-harness"}
         if content_type:
             headers["Content-Type"] = content_type
-        auth = self.api.configuration.auth_settings().get("BearerToken")
-        if auth and auth.get("value"):
-            headers[auth["key"]] = auth["value"]
+        # Read the token directly: kubernetes 36.0.0's auth_settings() ignores the 'authorization' key
+        # that its own kubeconfig/in-cluster loaders write (kubernetes-client/python#2582).
+        cfg = self.api.configuration
+        hook = getattr(cfg, "refresh_api_key_hook", None)
+        if hook is not None:
+            hook(cfg)
+        for key_name in ("BearerToken", "authorization"):
+            token = cfg.api_key.get(key_name)
+            if token:
+                prefix = cfg.api_key_prefix.get(key_name)
+                headers["authorization"] = f"{prefix} {token}" if prefix else token
+                break
         return headers
 
     def _send(
@@ -1225,7 +1234,7 @@ class FakeKubelet:
         node: NodeConfig | None = None,
         log_dir: Path | None = None,
         python: str | None = None,
-        passthrough_env: tuple[str, ...] = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ"),
+        passthrough_env: tuple[str, ...] = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "PYTHONPATH"),
         sync_period: float = 1.0,
     ) -> None:
         self.kubeconfig = Path(kubeconfig)
@@ -1739,7 +1748,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", default=NodeConfig.memory)
     parser.add_argument("--gpus", type=int, default=NodeConfig.gpus)
     parser.add_argument("--python", default=sys.executable, help="interpreter that `python` in pods maps to")
-    parser.add_argument("--passthrough-env", default="HOME,LANG,LC_ALL,TMPDIR,TZ")
+    parser.add_argument("--passthrough-env", default="HOME,LANG,LC_ALL,TMPDIR,TZ,PYTHONPATH")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
     agent = FakeKubelet(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import kubernetes
 import pytest
 from cluster_fixture import KubeCluster, k8s_body
 from kubernetes import client as k8s
@@ -367,9 +368,8 @@ def test_pod_deletion_kills_process(kube_cluster: KubeCluster, namespace: str) -
             os.kill(pid, 0)
 
 
-def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace: str) -> None:
-    """The projected kube-api-access token lets the pod call the apiserver as its ServiceAccount."""
-    core = kube_cluster.core()
+def _grant_pod_reader(kube_cluster: KubeCluster, namespace: str) -> None:
+    """Let the namespace's default ServiceAccount get pods (RBAC Role + RoleBinding)."""
     rbac = k8s.RbacAuthorizationV1Api(kube_cluster.api_client())
     rbac.create_namespaced_role(
         namespace,
@@ -392,6 +392,39 @@ def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace
             },
         ),
     )
+
+
+def _run_pod_to_end(
+    kube_cluster: KubeCluster, namespace: str, name: str, code: str, *args: str, **container: Any
+) -> k8s.V1Pod:
+    """Run ``python -c code args...`` in a pod (restartPolicy Never) and return it once finished."""
+    core = kube_cluster.core()
+    spec = {
+        "name": "main",
+        "image": "local/python",
+        "command": ["python", "-c", code],
+        "args": list(args),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        **container,
+    }
+    core.create_namespaced_pod(
+        namespace,
+        k8s_body(
+            k8s.V1Pod,
+            {"metadata": {"name": name}, "spec": {"restartPolicy": "Never", "containers": [spec]}},
+        ),
+    )
+
+    def finished() -> k8s.V1Pod | None:
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod if pod.status.phase in ("Succeeded", "Failed") else None
+
+    return wait_for(finished, 60, f"pod {name} to finish")
+
+
+def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace: str) -> None:
+    """The projected kube-api-access token, ca.crt and namespace let the pod call the apiserver as its SA."""
+    _grant_pod_reader(kube_cluster, namespace)
     code = (
         "import json, os, ssl, sys, urllib.request\n"
         "sa = sys.argv[1]\n"
@@ -404,36 +437,40 @@ def test_service_account_token_works_in_pod(kube_cluster: KubeCluster, namespace
         "pod = json.load(urllib.request.urlopen(req, context=ctx))\n"
         "open('/dev/termination-log', 'w').write(pod['spec']['serviceAccountName'] + ' ' + ns)\n"
     )
-    core.create_namespaced_pod(
-        namespace,
-        k8s_body(
-            k8s.V1Pod,
-            {
-                "metadata": {"name": "in-cluster"},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [
-                        {
-                            "name": "main",
-                            "image": "local/python",
-                            "command": ["python", "-c", code],
-                            "args": ["/var/run/secrets/kubernetes.io/serviceaccount"],
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
-                        }
-                    ],
-                },
-            },
-        ),
+    pod = _run_pod_to_end(
+        kube_cluster, namespace, "in-cluster", code, "/var/run/secrets/kubernetes.io/serviceaccount"
     )
-
-    def finished() -> k8s.V1Pod | None:
-        pod = core.read_namespaced_pod("in-cluster", namespace)
-        return pod if pod.status.phase in ("Succeeded", "Failed") else None
-
-    pod = wait_for(finished, 60, "the in-cluster pod to finish")
     terminated = pod.status.container_statuses[0].state.terminated
     assert pod.status.phase == "Succeeded", terminated.message
     assert terminated.message == f"default {namespace}"
+
+
+@pytest.mark.xfail(
+    kubernetes.__version__ == "36.0.0",
+    reason="kubernetes==36.0.0 never sends bearer tokens from kubeconfig/in-cluster config "
+    "(kubernetes-client/python#2582, fixed in 36.0.1)",
+    strict=True,
+)
+def test_python_client_in_pod_uses_service_account(kube_cluster: KubeCluster, namespace: str) -> None:
+    """The kubernetes client in a pod authenticates with the projected token via the agent's KUBECONFIG."""
+    _grant_pod_reader(kube_cluster, namespace)
+    code = (
+        "import os\n"
+        "from kubernetes import client, config\n"
+        "config.load_kube_config()  # KUBECONFIG: the token kubeconfig written by the node agent\n"
+        "pod = client.CoreV1Api().read_namespaced_pod(os.environ['HOSTNAME'], os.environ['NS'])\n"
+        "open('/dev/termination-log', 'w').write(pod.spec.service_account_name)\n"
+    )
+    pod = _run_pod_to_end(
+        kube_cluster,
+        namespace,
+        "py-client",
+        code,
+        env=[{"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+    )
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert pod.status.phase == "Succeeded", terminated.message
+    assert terminated.message == "default"
 
 
 def test_finished_job_is_deleted_by_ttl_controller(kube_cluster: KubeCluster, namespace: str) -> None:
