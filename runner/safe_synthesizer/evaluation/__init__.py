@@ -10,7 +10,7 @@ One metric per module, each module's docstring states its formula:
 * :func:`evaluate` runs everything, :func:`render_report` writes the self-contained HTML report.
 """
 
-from .evaluate import EvaluationResult, evaluate
+from .core import EvaluationResult, evaluate
 from .pii_replay import PiiReplayInput
 from .report import render_report
 

@@ -3,7 +3,7 @@
 Every record becomes a vector in which each tabular column weighs about the same:
 
 * numeric/datetime: the empirical CDF (mid-rank) of the value among the fitted (real) records,
-  in [0, 1]; a missing value is 0 plus a 0/1 missing indicator;
+  in [0, 1]; a missing value is 0, and a 0/1 missing indicator follows every numeric column;
 * nominal: one-hot over the 30 most frequent training categories plus "other", scaled by 1/√2 so
   a mismatch adds exactly 1 to the squared Euclidean distance.
 
@@ -59,8 +59,7 @@ class RecordEncoder:
                         2 * len(ref)
                     )
                 parts.append(u[:, None])
-                if self.has_missing[p.name] or not fin.all():
-                    parts.append((~fin).astype(float)[:, None])
+                parts.append((~fin).astype(float)[:, None])
             else:
                 codes = frame.codes[p.name]
                 top = self.top[p.name]

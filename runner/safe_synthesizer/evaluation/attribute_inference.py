@@ -80,11 +80,11 @@ def attribute_inference(
             feat_tr[p.name] = train.codes[p.name]
             feat_sy[p.name] = synthetic.codes[p.name]
 
-    span = {
-        p.name: float(np.nanmax(train.numbers[p.name]) - np.nanmin(train.numbers[p.name]))
-        for p in cols
-        if p.is_number and np.isfinite(train.numbers[p.name]).any()
-    }
+    span = {}
+    for p in cols:
+        if p.is_number:
+            fin = train.numbers[p.name][np.isfinite(train.numbers[p.name])]
+            span[p.name] = float(fin.max() - fin.min()) if len(fin) else 0.0
     combos: dict[tuple[int, ...], list[int]] = {}
     for row in attack:
         combos.setdefault(tuple(sorted(rng.choice(ncols, q, replace=False).tolist())), []).append(int(row))
@@ -111,11 +111,11 @@ def attribute_inference(
                 true = train.numbers[p.name][rows]
                 neigh = synthetic.numbers[p.name][nn]
                 ok = np.isfinite(true)
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    pred = np.nanmean(neigh, axis=1)
-                tol = 0.01 * (span.get(p.name, 0.0) if p.kind == "datetime" else np.abs(true))
-                hit = np.isfinite(pred) & (np.abs(pred - true) <= tol)
+                    pred = np.nanmean(np.where(np.isfinite(neigh), neigh, np.nan), axis=1)
+                    tol = 0.01 * (span.get(p.name, 0.0) if p.kind == "datetime" else np.abs(true))
+                    hit = ok & np.isfinite(pred) & (np.abs(pred - true) <= tol)
                 correct[ci] += (hit & ok).sum()
                 scored[ci] += ok.sum()
             else:

@@ -5,11 +5,21 @@ record was a training member when its nearest synthetic record is close. For eac
 ``d(r) = min_s ‖x_r − x_s‖`` (encoding in :mod:`._distance`). Members are training records,
 non-members the holdout (which the model never saw).
 
-Protection score (the reference's attack grid): 10 runs; run k's attack set is |holdout| training
-records (a different slice per run) plus every holdout record, shuffled; distances are divided by
-the largest one. For thresholds T ∈ {0.4, 0.3, 0.2, 0.1} and prefixes of 20%, 30%, …, 100% of the
-attack set (36 attacks per run) the attacker predicts "member" when ``d < T``; precision p and
-accuracy a (rounded to 0.1; p = 0 when nothing is predicted) give points:
+Protection score: the attacker's *membership advantage* over guessing, from the ROC of the score
+``−d`` over all sampled members and non-members:
+
+``adv = max(2·AUC − 1, (TPR@1%FPR − 0.01) / 0.99)`` clipped to [0, 1], ``score = 10·(1 − adv)``.
+
+AUC 0.5 and TPR@1%FPR 0.01 (chance) give 10; a copy of the training data (every member at
+distance 0) gives 0. Both numbers come with 95% percentile bootstrap intervals (members and
+non-members resampled separately).
+
+For comparison the reference's attack grid is reported too (``reference_grid_score``): 10 runs;
+run k's attack set is |holdout| training records (a different slice per run) plus every holdout
+record, shuffled; distances are divided by the largest one. For thresholds T ∈ {0.4, 0.3, 0.2, 0.1}
+and prefixes of 20%, 30%, …, 100% of the attack set (36 attacks per run) the attacker predicts
+"member" when ``d < T``; precision p and accuracy a (rounded to 0.1; p = 0 when nothing is
+predicted) give points:
 
 ====================================================  ======  =========
 condition                                             points  label
@@ -21,11 +31,10 @@ p ≤ .8 or a ≤ .8                                      1.5     Moderate
 otherwise                                             1       Poor
 ====================================================  ======  =========
 
-``score = (mean points − 1) / 2 · 10``.
+``reference_grid_score = (mean points − 1) / 2 · 10``. It is coarse: a verbatim copy of the
+training data still scores about 4 on it, which is why it is not the headline number.
 
-Beyond the reference: ``AUC = P(−d(member) > −d(non-member))`` (ties ½) and the TPR at 1% FPR of
-the same score over all sampled members and non-members, each with a 95% percentile bootstrap
-interval (members and non-members resampled separately). AUC 0.5 = no signal.
+``AUC = P(−d(member) > −d(non-member))`` with ties counting ½.
 """
 
 from __future__ import annotations
@@ -89,6 +98,11 @@ def attack_grid(
     return float(np.mean(run_means)), labels
 
 
+def advantage(auc: float, tpr_1pct: float) -> float:
+    """Membership advantage in [0, 1] from the ROC AUC and the TPR at 1% FPR."""
+    return float(min(1.0, max(0.0, 2.0 * auc - 1.0, (tpr_1pct - 0.01) / 0.99)))
+
+
 def membership_inference(
     d_members: np.ndarray, d_nonmembers: np.ndarray, *, seed: int = 1, n_boot: int = 200
 ) -> Component:
@@ -96,10 +110,11 @@ def membership_inference(
     if len(d_members) < 10 or len(d_nonmembers) < 10:
         return skipped(NAME, "needs at least 10 training and 10 holdout records")
     mean_points, labels = attack_grid(d_members, d_nonmembers, seed=seed)
-    score = clip_score((mean_points - 1.0) / 2.0 * 10.0)
     pos, neg = -d_members, -d_nonmembers
     auc = auc_score(pos, neg)
     tpr = tpr_at_fpr(pos, neg, 0.01)
+    adv = advantage(auc, tpr)
+    score = clip_score(10.0 * (1.0 - adv))
     rng = np.random.default_rng(seed + 7)
     aucs, tprs = [], []
     for _ in range(n_boot):
@@ -111,8 +126,10 @@ def membership_inference(
     return Component(
         NAME,
         score,
-        round(mean_points, 4),
+        round(adv, 4),
         {
+            "advantage": round(adv, 4),
+            "reference_grid_score": clip_score((mean_points - 1.0) / 2.0 * 10.0),
             "auc": round(auc, 4),
             "auc_ci95": _round(percentile_ci(aucs)),
             "tpr_at_1pct_fpr": round(tpr, 4),

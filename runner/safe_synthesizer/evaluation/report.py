@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 from . import svg
-from .evaluate import EvaluationResult
+from .core import EvaluationResult
 from .grading import privacy_grade, quality_grade
 
 EXPLAIN = {
