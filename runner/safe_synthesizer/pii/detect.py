@@ -118,13 +118,13 @@ _HINTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("city", r"(^|_)(city|town|municipality|locality)(_|$)"),
         ("state", r"(^|_)(state|province|state_?code|state_?abbr|state_?province|region_?code)$"),
         (
+            "street_address",
+            r"(^|_)(street|street_?address|address_?line_?1|address_?1|addr_?1|addr|street_?name)(_|$)",
+        ),
+        (
             "address",
             r"(^|_)(full_?address|mailing_?address|postal_?address|home_?address|billing_?address|"
             r"shipping_?address|residence|address)(_|$)",
-        ),
-        (
-            "street_address",
-            r"(^|_)(street|street_?address|address_?line_?1|address_?1|addr_?1|addr|street_?name)(_|$)",
         ),
         (
             "name",
@@ -214,6 +214,25 @@ def luhn_valid(digits: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def card_issuer_known(digits: str) -> bool:
+    """True when ``digits`` has a card network's prefix and length (Visa, Mastercard incl. 2-series,
+    Amex, Discover, Diners, JCB, UnionPay)."""
+    n = len(digits)
+    if not digits.isdigit() or n < 13:
+        return False
+    p2, p4 = int(digits[:2]), int(digits[:4])
+    p3, p6 = int(digits[:3]), int(digits[:6])
+    return (
+        (digits[0] == "4" and n in (13, 16, 19))
+        or ((51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16)
+        or (p2 in (34, 37) and n == 15)
+        or ((p4 == 6011 or p2 == 65 or 644 <= p3 <= 649 or 622126 <= p6 <= 622925) and 16 <= n <= 19)
+        or ((p2 in (36, 38, 39) or 300 <= p3 <= 305) and 14 <= n <= 19)
+        or (3528 <= p4 <= 3589 and 16 <= n <= 19)
+        or (p2 == 62 and 16 <= n <= 19)
+    )
 
 
 def _parse_date(text: str) -> dt.date | None:
@@ -365,7 +384,10 @@ class ValueChecker:
             return presidio_full_match("phone_number", main)
         if entity == "tax_id" and _SSN_SHAPE.match(text) and text.startswith("9"):
             return presidio_full_match("tax_id", text)
-        if entity in ("email", "ssn", "credit_debit_card", "iban", "ip_address", "url"):
+        if entity == "credit_debit_card":
+            # presidio's card patterns predate Mastercard's 2-series; accept a known issuer prefix too.
+            return presidio_full_match(entity, text) or card_issuer_known(re.sub(r"\D", "", text))
+        if entity in ("email", "ssn", "iban", "ip_address", "url"):
             return presidio_full_match(entity, text)
         return True
 
@@ -430,6 +452,13 @@ VALUE_ONLY_ENTITIES: tuple[str, ...] = (
     "first_name",
     "last_name",
 )
+#: Also tried under a name hint when the hinted entity's values do not fit ("address" holding streets).
+HINT_ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "address": ("street_address",),
+    "street_address": ("address",),
+    "phone_number": ("fax_number",),
+    "ssn": ("tax_id",),
+}
 # Shape checks that need presidio confirmation (sampled, capped at MAX_VALIDATE).
 _NEEDS_VALIDATION = frozenset(
     {"email", "phone_number", "fax_number", "ssn", "credit_debit_card", "iban", "ip_address", "url"}
@@ -516,18 +545,23 @@ def classify_columns(
         hint = name_hint(str(column))
         det.hint = hint
         if classify.enable_classify:
-            if hint and hint in allowed:
-                if is_dates and hint == "date_of_birth":
-                    det.entity, det.method, det.share = hint, "column_name+values", 1.0
-                    continue
+            if hint and is_dates and hint == "date_of_birth" and hint in allowed:
+                det.entity, det.method, det.share = hint, "column_name+values", 1.0
+                continue
+            if hint:
                 if pd.api.types.is_float_dtype(series):
                     values = [v[:-2] if v.endswith(".0") else v for v in values]
-                share = _share(checker, hint, values, hinted=True)
-                if share >= HINT_SHARE:
-                    det.entity, det.method, det.share = hint, "column_name+values", round(share, 4)
+                for candidate in (hint, *HINT_ALTERNATIVES.get(hint, ())):
+                    if candidate not in allowed:
+                        continue
+                    share = _share(checker, candidate, values, hinted=True)
+                    if share >= HINT_SHARE:
+                        det.entity, det.method, det.share = candidate, "column_name+values", round(share, 4)
+                        break
+                if det.entity:
                     continue
-            if is_stringy:
-                for entity in VALUE_ONLY_ENTITIES:
+            if is_stringy or pd.api.types.is_integer_dtype(series):
+                for entity in VALUE_ONLY_ENTITIES if is_stringy else ("credit_debit_card",):
                     if entity not in allowed:
                         continue
                     if entity in ("first_name", "last_name") and len(values) < 10:
@@ -567,6 +601,43 @@ class Span:
         return self.end - self.start
 
 
+LEXICON_NAME_SCORE = 0.6
+_TEXT_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+1|001)[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)"
+    r"|(?<![\w+])\+\d{1,3}(?:[\s-]\d{1,5}){2,5}(?!\w)",
+    re.IGNORECASE,
+)
+_TEXT_CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_NOT_SURNAMES = frozenset(
+    {
+        "street",
+        "avenue",
+        "road",
+        "the",
+        "and",
+        "inc",
+        "llc",
+        "ltd",
+        "corp",
+        "company",
+        "bank",
+        "university",
+        "hospital",
+        "school",
+        "park",
+        "county",
+        "city",
+        "state",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    }
+)
 _PRIORITY = {"known_value": 3, "pattern": 2, "lexicon": 1, "ner": 1, "gliner": 1}
 
 
@@ -683,7 +754,7 @@ def _analyzer(use_spacy: bool) -> Any:
             },
         }
     else:
-        nlp_conf = {"nlp_engine_name": "no_op", "models": []}
+        nlp_conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "no_op"}]}
     quiet = logging.getLogger("presidio-analyzer")
     previous = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -691,13 +762,16 @@ def _analyzer(use_spacy: bool) -> Any:
         engine = NlpEngineProvider(nlp_configuration=nlp_conf).create_engine()
         registry = RecognizerRegistry(supported_languages=["en"])
         registry.load_predefined_recognizers(nlp_engine=engine, languages=["en"])
-        for noisy in (
+        # Noisy for our purpose (bare digit runs, words); the phone recogniser (phonenumbers, ~1 ms per
+        # text) runs separately, only on texts with enough digits.
+        for name in (
             "UsBankRecognizer",
             "UsLicenseRecognizer",
             "MedicalLicenseRecognizer",
             "CryptoRecognizer",
+            "PhoneRecognizer",
         ):
-            registry.remove_recognizer(noisy)
+            registry.remove_recognizer(name)
         analyzer = AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
     finally:
         quiet.setLevel(previous)
@@ -773,9 +847,7 @@ class TextScanner:
             r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[\w-]+)?",
             re.IGNORECASE,
         )
-        self._person_re = re.compile(
-            r"\b(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?([A-Z][a-z'’-]+)(?:\s+[A-Z]\.)?\s+([A-Z][a-z'’-]+(?:-[A-Z][a-z]+)?)\b"
-        )
+        self._word_re = re.compile(r"[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?\.?")
 
     def _setup_gliner(self) -> None:
         gliner = self.globals_config.ner.gliner
@@ -848,18 +920,50 @@ class TextScanner:
         if "street_address" in self.entities:
             for m in self._street_re.finditer(text):
                 spans.append(Span(m.start(), m.end(), "street_address", 0.7, "pattern"))
-        if "name" in self.entities and self.threshold <= 0.6:
-            lex = self.checker.lex
-            for m in self._person_re.finditer(text):
-                first, last = m.group(1).casefold(), m.group(2).casefold()
-                if first in lex.first_name_set and (
-                    last in lex.last_name_set or last not in lex.first_name_set
-                ):
-                    spans.append(Span(m.start(), m.end(), "name", 0.6, "lexicon"))
+        if "phone_number" in self.entities:
+            for m in _TEXT_PHONE.finditer(text):
+                spans.append(Span(m.start(), m.end(), "phone_number", 0.6, "pattern"))
+            if sum(c.isdigit() for c in text) >= 7:
+                phone = _presidio_validators()["phone_number"]
+                for r in phone.analyze(text, phone.supported_entities, None):
+                    if r.score >= PATTERN_MIN_SCORE:
+                        spans.append(Span(r.start, r.end, "phone_number", float(r.score), "pattern"))
+        if "credit_debit_card" in self.entities:
+            for m in _TEXT_CARD.finditer(text):
+                digits = re.sub(r"\D", "", m.group(0))
+                if luhn_valid(digits) and card_issuer_known(digits):
+                    spans.append(Span(m.start(), m.end(), "credit_debit_card", 0.9, "pattern"))
+        if "name" in self.entities and self.threshold <= LEXICON_NAME_SCORE:
+            spans.extend(self._lexicon_names(text))
         for span in self.known.find(text):
             if span.entity in self.entities or span.entity in ("first_name", "last_name"):
                 spans.append(span)
         return [s for s in resolve_overlaps(spans) if s.entity in self.entities or s.source == "known_value"]
+
+    def _lexicon_names(self, text: str) -> list[Span]:
+        """``Given Surname`` (optionally ``Given X. Surname``) where the given name is in the lexicon."""
+        lex = self.checker.lex
+        words = list(self._word_re.finditer(text))
+        spans: list[Span] = []
+        for i in range(len(words) - 1):
+            first = words[i]
+            if first.group(0).endswith(".") or first.group(0).casefold() not in lex.first_name_set:
+                continue
+            j = i + 1
+            between = text[first.end() : words[j].start()]
+            if not re.fullmatch(r"\s+", between):
+                continue
+            if len(words[j].group(0).rstrip(".")) == 1 and j + 1 < len(words):
+                j += 1
+                if not re.fullmatch(r"\s+", text[words[j - 1].end() : words[j].start()]):
+                    continue
+            last = words[j].group(0).rstrip(".")
+            if last.casefold() in _NOT_SURNAMES or len(last) < 2:
+                continue
+            spans.append(
+                Span(first.start(), words[j].start() + len(last), "name", LEXICON_NAME_SCORE, "lexicon")
+            )
+        return spans
 
     def _gliner_spans(self, texts: Sequence[str]) -> list[list[Span]] | None:
         if self._gliner is None:

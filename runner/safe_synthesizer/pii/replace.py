@@ -167,7 +167,7 @@ def replace_pii(
         steps, plan = list(config.steps), "custom"
     else:
         steps, plan = default_steps(set(g.classify.entities or DETECTED_BY_DEFAULT)), "default"
-    engine = RuleEngine(job, env, meta, fast_paths=fast_paths(job, env))
+    engine = RuleEngine(job, env, meta, fast_paths=fast_paths(job, env), warn_unused_rules=plan == "custom")
     out = engine.run(work, steps)
     warnings.extend(engine.warnings)
     progress.update(STAGE, step=3, total=total_steps, message="collecting statistics")
