@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import random
+from datetime import date, datetime
 from pathlib import Path
 
 import faker
@@ -192,7 +193,7 @@ def generate(rows: int, seed: int) -> tuple[list[dict[str, object]], dict[str, o
             "state": state,
             "zip": postcode,
             "mailing_address": f"{street}, {city}, {state} {postcode}",
-            "dob": fake.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
+            "dob": fake.date_between_dates(date(1935, 1, 1), date(2007, 12, 31)).isoformat(),
             "credit_card": _card(fake, rng),
             "iban": fake.iban(),
             "ip": fake.ipv4_public()
@@ -214,7 +215,9 @@ def generate(rows: int, seed: int) -> tuple[list[dict[str, object]], dict[str, o
             "account_state": rng.choice(["open", "closed", "frozen", "review"]),
             "company": fake.company(),
             "product": f"{fake.color_name()} {fake.word().title()}",
-            "created_at": fake.date_time_between("-2y", "now").isoformat(sep=" ", timespec="seconds"),
+            "created_at": fake.date_time_between_dates(datetime(2024, 1, 1), datetime(2026, 6, 30)).isoformat(
+                sep=" ", timespec="seconds"
+            ),
             "sku": fake.bothify("??-#####").upper(),
             "age": rng.randrange(18, 91),
         }

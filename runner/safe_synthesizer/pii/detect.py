@@ -257,6 +257,8 @@ def import_presidio() -> None:
     block applies only to modules not imported yet and is lifted right after, so a later
     ``import torch`` / ``import transformers`` elsewhere in the process works normally.
     """
+    # presidio logs analysed text (context words, decision traces) at DEBUG/INFO: never let it through.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     blocked = [name for name in _IMPORT_BLOCKED if name not in sys.modules]
     for name in blocked:
         sys.modules[name] = None  # type: ignore[assignment]
@@ -756,8 +758,7 @@ def _analyzer(use_spacy: bool) -> Any:
     else:
         nlp_conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "no_op"}]}
     quiet = logging.getLogger("presidio-analyzer")
-    previous = quiet.level
-    quiet.setLevel(logging.ERROR)
+    quiet.setLevel(logging.ERROR)  # recogniser loading chatter
     try:
         engine = NlpEngineProvider(nlp_configuration=nlp_conf).create_engine()
         registry = RecognizerRegistry(supported_languages=["en"])
@@ -774,7 +775,7 @@ def _analyzer(use_spacy: bool) -> Any:
             registry.remove_recognizer(name)
         analyzer = AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
     finally:
-        quiet.setLevel(previous)
+        quiet.setLevel(logging.WARNING)
     return analyzer
 
 
@@ -898,7 +899,7 @@ class TextScanner:
         return self.scan_many([text])[0]
 
     def _presidio_entities(self) -> list[str]:
-        wanted = {p for p, e in PRESIDIO_TO_ENTITY.items() if e in self.entities}
+        wanted = {p for p, e in PRESIDIO_TO_ENTITY.items() if e in self.entities and p != "PHONE_NUMBER"}
         if {"state", "street_address", "address", "city"} & self.entities:
             wanted.add("LOCATION")
         if {"first_name", "last_name", "name"} & self.entities:

@@ -168,6 +168,7 @@ def replace_pii(
     else:
         steps, plan = default_steps(set(g.classify.entities or DETECTED_BY_DEFAULT)), "default"
     engine = RuleEngine(job, env, meta, fast_paths=fast_paths(job, env), warn_unused_rules=plan == "custom")
+    input_columns = list(work.columns)
     out = engine.run(work, steps)
     warnings.extend(engine.warnings)
     progress.update(STAGE, step=3, total=total_steps, message="collecting statistics")
@@ -175,12 +176,10 @@ def replace_pii(
     column_stats: dict[str, ColumnPiiStats] = {}
     renames: dict[str, str] = {}
     by_origin = {m.origin: (name, m) for name, m in engine.meta.items() if m.origin is not None}
-    for column in work.columns:
+    for column in input_columns:
         det = detections[column]
-        current_name, column_meta = by_origin.get(column, (column, meta[column]))
-        non_missing = (
-            int(df[column].notna().sum()) if column in df.columns else int(work[column].notna().sum())
-        )
+        current_name, column_meta = by_origin[column]
+        non_missing = int(df.iloc[:, input_columns.index(column)].notna().sum())
         stats = ColumnPiiStats(
             column=column,
             column_type=det.column_type,

@@ -117,6 +117,8 @@ class PiiSandbox(SandboxedEnvironment):
             return False
         if isinstance(value, types.ModuleType | type) or isinstance(obj, types.ModuleType):
             return False
+        if isinstance(obj, pd.DataFrame) and attr in obj.columns:
+            return True  # data.amount
         if isinstance(obj, pd.DataFrame | pd.Series | pd.Index):
             return attr in SAFE_PANDAS_ATTRIBUTES
         return not (
