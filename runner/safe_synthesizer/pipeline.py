@@ -51,6 +51,17 @@ class RunOptions:
     device: str | None = None
     job_name: str = "safe-synthesizer"
     work_dir: Path | None = None
+    _client: Any = field(default=None, repr=False)
+
+    def s3_client(self) -> Any:
+        """A boto3 S3 client from ``s3`` + the AWS environment, made once and only when needed."""
+        if self._client is None:
+            self._client = storage.make_s3_client(self.s3)
+        return self._client
+
+    def client_for(self, url: str | None) -> Any:
+        """The S3 client when ``url`` is on S3, else None."""
+        return self.s3_client() if url and str(url).startswith("s3://") else None
 
 
 @dataclass
@@ -108,7 +119,12 @@ def _load_generation_model(adapter_dir: Path, options: RunOptions, device: str) 
         return model, AutoTokenizer.from_pretrained(adapter_dir), card
     from peft import PeftModel
 
-    base = load_base_model(card["base_model"], device=device, s3=options.s3, hf_token=options.hf_token)
+    base = load_base_model(
+        card["base_model"],
+        device=device,
+        s3=options.client_for(card["base_model"]),
+        hf_token=options.hf_token,
+    )
     model = PeftModel.from_pretrained(base.model, adapter_dir).merge_and_unload()
     return model, base.tokenizer, card
 
@@ -122,7 +138,7 @@ def _make_engine(adapter_dir: Path, options: RunOptions, device: str, card_hint:
     if device == "cuda" and vllm_available():
         if card.get("kind") == "full":
             return VllmEngine(str(adapter_dir), None, lora_rank=8, max_model_len=card["max_seq_length"]), card
-        base_dir = resolve_model_dir(card["base_model"], s3=options.s3)
+        base_dir = resolve_model_dir(card["base_model"], s3=options.client_for(card["base_model"]))
         engine = VllmEngine(
             str(base_dir), adapter_dir, lora_rank=card.get("lora_r", 32), max_model_len=card["max_seq_length"]
         )
@@ -131,7 +147,15 @@ def _make_engine(adapter_dir: Path, options: RunOptions, device: str, card_hint:
     return TransformersEngine(model, tokenizer, device), card
 
 
-def _fetch_adapter(source: str, work: Path, s3: S3Settings) -> Path:
+def engine_tokenizer_len(engine: Any, prompt: str) -> list[int]:
+    """Prompt token ids (transformers engine) or a byte-length upper bound (other engines)."""
+    tokenizer = getattr(engine, "tokenizer", None)
+    if tokenizer is None:
+        return list(prompt.encode())
+    return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+
+def _fetch_adapter(source: str, work: Path, s3: Any) -> Path:
     """An earlier output prefix (…/adapter/ inside) or an adapter folder, local or S3."""
     local = Path(source.removeprefix("file://"))
     if not source.startswith("s3://"):
@@ -161,9 +185,8 @@ def run_pipeline(
         "warnings": [],
         "status": "running",
     }
-    import_torch_device = options.device
     try:
-        return _run(params, options, progress, timer, work, summary, import_torch_device)
+        return _run(params, options, progress, timer, work, summary, options.device)
     finally:
         if own_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -186,7 +209,7 @@ def _run(
     with timer.stage("load"):
         progress.update("load", 0, 1, "reading the data source")
         min_rows = MIN_ROWS if params.data.holdout > 0 and params.enable_synthesis else MIN_ROWS_NO_HOLDOUT
-        table = load_table(options.data_source, options.s3, min_rows=min_rows)
+        table = load_table(options.data_source, options.client_for(options.data_source), min_rows=min_rows)
         _check_columns(table, params)
         progress.update("load", 1, 1, f"{len(table)} rows x {table.shape[1]} columns")
     summary["rows_in"] = int(len(table))
@@ -217,11 +240,17 @@ def _run(
     schema: TableSchema
     if options.mode == "generate":
         if not options.adapter_source:
-            raise UserInputError("generation only needs an adapter: pass --adapter or spec.pretrainedModelJob")
+            raise UserInputError(
+                "generation only needs an adapter: pass --adapter or spec.pretrainedModelJob"
+            )
         with timer.stage("fetch_adapter"):
-            source_dir = _fetch_adapter(options.adapter_source, work, options.s3)
+            source_dir = _fetch_adapter(
+                options.adapter_source, work, options.client_for(options.adapter_source)
+            )
             if not (source_dir / "dataset_schema.json").exists():
-                raise UserInputError(f"{options.adapter_source} holds no adapter (dataset_schema.json missing)")
+                raise UserInputError(
+                    f"{options.adapter_source} holds no adapter (dataset_schema.json missing)"
+                )
             shutil.copytree(source_dir, adapter_dir, dirs_exist_ok=True)
         schema = TableSchema.from_json((adapter_dir / "dataset_schema.json").read_text(encoding="utf-8"))
         resolved = resolve(
@@ -245,9 +274,11 @@ def _run(
             loaded = load_base_model(
                 model_source,
                 device=device,
-                s3=options.s3,
+                s3=options.client_for(model_source),
                 hf_token=options.hf_token,
-                quantization_bits=params.training.quantization_bits if params.training.quantize_model else None,
+                quantization_bits=params.training.quantization_bits
+                if params.training.quantize_model
+                else None,
                 seed=params.data.random_state or 42,
             )
         schema = _training_schema(train, params, summary)
@@ -282,14 +313,16 @@ def _run(
 
     # generate
     from .generation import SamplingSettings, generate_records
-    from .models import read_model_card
 
     generation = params.generation
     with timer.stage("generate"):
         engine, card = _make_engine(adapter_dir, options, device)
         tokens_per_record = float(card.get("tokens_per_record") or 64)
         per_sequence = card.get("max_sequences_per_example") or 10
-        max_new = int(min(card["max_seq_length"], tokens_per_record * 1.3 * per_sequence + 16))
+        prompt_tokens = len(engine_tokenizer_len(engine, card["prompt"]))
+        max_new = int(
+            min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
+        )
         settings = SamplingSettings(
             temperature=generation.temperature,
             top_p=generation.top_p,
@@ -308,11 +341,12 @@ def _run(
             progress=progress,
         )
         del engine
-    _ = read_model_card
     summary["generation"] = gen.summary()
     synthetic = gen.data
     if gen.stopped_early:
-        partial_reason = f"generation stopped early: {gen.stop_reason}; published {len(synthetic)} valid records"
+        partial_reason = (
+            f"generation stopped early: {gen.stop_reason}; published {len(synthetic)} valid records"
+        )
         summary["warnings"].append(partial_reason)
     if len(synthetic) == 0:
         summary["status"] = "failed"
@@ -328,7 +362,9 @@ def _run(
     # evaluate + report (a failure here keeps the data)
     if params.evaluation.enabled:
         try:
-            _evaluate_stage(params, progress, timer, train_raw, holdout, synthetic, pii_result, summary, staging, resolved)
+            _evaluate_stage(
+                params, progress, timer, train_raw, holdout, synthetic, pii_result, summary, staging, resolved
+            )
         except Exception as exc:  # noqa: BLE001 - evaluation must never cost the user the data
             log.error("evaluation failed: %s", type(exc).__name__)
             summary["warnings"].append(f"evaluation failed ({type(exc).__name__}: {str(exc)[:300]})")
@@ -337,7 +373,9 @@ def _run(
     return _publish(params, options, progress, timer, staging, summary, partial_reason)
 
 
-def _training_schema(train: pd.DataFrame, params: SafeSynthesizerParameters, summary: dict[str, Any]) -> TableSchema:
+def _training_schema(
+    train: pd.DataFrame, params: SafeSynthesizerParameters, summary: dict[str, Any]
+) -> TableSchema:
     """The generation schema: from the training split, or DP estimates when DP is on."""
     if params.dp_enabled:
         try:
@@ -351,7 +389,9 @@ def _training_schema(train: pd.DataFrame, params: SafeSynthesizerParameters, sum
     return infer_schema(train)
 
 
-def _dp_trainer(params: SafeSynthesizerParameters, resolved: ResolvedConfig, n_units: int, summary: dict) -> Any:
+def _dp_trainer(
+    params: SafeSynthesizerParameters, resolved: ResolvedConfig, n_units: int, summary: dict
+) -> Any:
     if not params.dp_enabled:
         return None
     from .privacy.dp import DPTrainer
@@ -377,9 +417,16 @@ def _replace_pii_stage(
     key = options.pseudonym_key or secrets.token_bytes(32)
     with timer.stage("replace_pii"):
         result = replace_pii(
-            train, params.replace_pii, key=key, protected_columns=_protected_columns(params), progress=progress
+            train,
+            params.replace_pii,
+            key=key,
+            protected_columns=_protected_columns(params),
+            progress=progress,
         )
-    summary["replace_pii"] = {"enabled": True, "key": "provided" if options.pseudonym_key else "per-job random"}
+    summary["replace_pii"] = {
+        "enabled": True,
+        "key": "provided" if options.pseudonym_key else "per-job random",
+    }
     summary["replace_pii"].update(result.summary())
     return result.data, result
 
@@ -462,16 +509,16 @@ def _publish(
     with timer.stage("publish"):
         files = [p for p in sorted(staging.rglob("*")) if p.is_file()]
         total = len(files) + 2
-        done = 0
-        for path in files:
+        for done, path in enumerate(files, start=1):
             relative = path.relative_to(staging).as_posix()
             url = storage.join_url(options.output, relative)
-            storage.upload_file(path, url, options.s3)
-            done += 1
+            storage.upload_file(path, url, options.client_for(url))
             progress.update("publish", done, total, "publishing")
             if relative in _FORMATS:
                 rid, fmt, canonical = _FORMATS[relative]
-                results.append(ResultRef(id=rid, format=fmt, canonical=canonical, url=url, sizeBytes=path.stat().st_size))
+                results.append(
+                    ResultRef(id=rid, format=fmt, canonical=canonical, url=url, sizeBytes=path.stat().st_size)
+                )
         if (staging / "adapter").is_dir():
             results.append(
                 ResultRef(id="adapter", format="directory", url=storage.join_url(options.output, "adapter/"))
@@ -481,15 +528,19 @@ def _publish(
     summary_path = staging / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     summary_url = storage.join_url(options.output, "summary.json")
-    storage.upload_file(summary_path, summary_url, options.s3)
+    storage.upload_file(summary_path, summary_url, options.client_for(summary_url))
     results.append(
         ResultRef(id="summary", format="json", url=summary_url, sizeBytes=summary_path.stat().st_size)
     )
     index_path = staging / "results.json"
     index_path.write_text(
-        json.dumps({"status": status, "results": [r.model_dump() for r in results], "scores": summary.get("scores")}, indent=2),
+        json.dumps(
+            {"status": status, "results": [r.model_dump() for r in results], "scores": summary.get("scores")},
+            indent=2,
+        ),
         encoding="utf-8",
     )
-    storage.upload_file(index_path, storage.join_url(options.output, "results.json"), options.s3)
+    index_url = storage.join_url(options.output, "results.json")
+    storage.upload_file(index_path, index_url, options.client_for(index_url))
     progress.update("publish", 1, 1, f"results at {options.output}")
     return RunOutcome(status=status, results=results, summary=summary, output=options.output)

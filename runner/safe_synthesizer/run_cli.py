@@ -37,7 +37,9 @@ def add_run_parser(sub: Any) -> None:
     """Register ``run`` on the top-level parser."""
     run = sub.add_parser("run", help="run the pipeline (or one half: train, generate)")
     run.add_argument("phase", nargs="?", choices=["train", "generate"], help="only train, or only generate")
-    run.add_argument("--config", "-c", required=True, help="SafeSynthesizerJob manifest or bare config (YAML/JSON)")
+    run.add_argument(
+        "--config", "-c", required=True, help="SafeSynthesizerJob manifest or bare config (YAML/JSON)"
+    )
     run.add_argument("--data-source", help="input table (overrides spec.dataSource)")
     run.add_argument("--output", "-o", help="output directory or s3:// prefix (overrides spec.output)")
     run.add_argument("--adapter", help="generation only: an earlier output (prefix or folder) with adapter/")

@@ -79,7 +79,10 @@ def infer_column(name: str, series: pd.Series) -> ColumnSchema:
     n = len(present)
     if n == 0:
         return ColumnSchema(name, "empty", nullable=True)
-    if pd.api.types.is_bool_dtype(present) or set(present.astype(str).str.lower().unique()) <= {"true", "false"}:
+    if pd.api.types.is_bool_dtype(present) or set(present.astype(str).str.lower().unique()) <= {
+        "true",
+        "false",
+    }:
         return ColumnSchema(name, "boolean", nullable=nullable)
     if pd.api.types.is_numeric_dtype(present):
         values = present.astype(float)
@@ -166,7 +169,9 @@ def coerce_value(column: ColumnSchema, raw: str | None) -> tuple[Any, str | None
     return raw, None
 
 
-def validate_fields(schema: TableSchema, fields: list[str | None]) -> tuple[dict[str, Any] | None, str | None]:
+def validate_fields(
+    schema: TableSchema, fields: list[str | None]
+) -> tuple[dict[str, Any] | None, str | None]:
     """Validate a decoded record's fields; returns ``(record, None)`` or ``(None, reason)``.
 
     Reasons are categories such as ``wrong_field_count`` or ``age:above_maximum``: they name the

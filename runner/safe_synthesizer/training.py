@@ -66,7 +66,9 @@ class TokenizedExamples:
     n_records: list[int]
 
 
-def tokenize_examples(examples: list[Example], prompt: str, tokenizer: Any, max_length: int) -> TokenizedExamples:
+def tokenize_examples(
+    examples: list[Example], prompt: str, tokenizer: Any, max_length: int
+) -> TokenizedExamples:
     """Prompt (not trained on) + body + EOS; truncated to ``max_length`` tokens."""
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     bodies = tokenizer([e.body() for e in examples], add_special_tokens=False)["input_ids"]
@@ -127,7 +129,9 @@ def build_examples(
     prompt_tokens = len(tokenizer(prompt_text(schema), add_special_tokens=False)["input_ids"])
     budget = max(1, context_length - prompt_tokens - 2)
     records_per_unit = n_records / max(len(train_units), 1)
-    order = list(sample_units(len(train_units), resolved.num_input_records_to_sample, records_per_unit, resolved.seed))
+    order = list(
+        sample_units(len(train_units), resolved.num_input_records_to_sample, records_per_unit, resolved.seed)
+    )
     examples = pack_examples(
         [train_units[i] for i in order],
         [costs[i] for i in order],
@@ -187,7 +191,9 @@ def train_model(
     )
     prompt = prompt_text(schema)
     data = tokenize_examples(examples, prompt, tokenizer, resolved.max_seq_length)
-    val_data = tokenize_examples(val_examples, prompt, tokenizer, resolved.max_seq_length) if val_examples else None
+    val_data = (
+        tokenize_examples(val_examples, prompt, tokenizer, resolved.max_seq_length) if val_examples else None
+    )
 
     model = _lora_model(loaded, params) if loaded.pretrained else loaded.model
     model.train()
@@ -203,7 +209,12 @@ def train_model(
     if dp_trainer is not None:
         # DP-SGD owns sampling (Poisson), clipping, noise and the step count.
         outcome = dp_trainer.train(model, optimizer, data, pad_id, device, progress)
-        steps, losses, tokens_seen, records_seen = outcome.steps, outcome.losses, outcome.tokens, outcome.records
+        steps, losses, tokens_seen, records_seen = (
+            outcome.steps,
+            outcome.losses,
+            outcome.tokens,
+            outcome.records,
+        )
         stopped_early = outcome.stopped_early
         dp_info = outcome.ledger
         val_loss = None
@@ -226,7 +237,9 @@ def train_model(
         progress.update("train", 0, steps_total, "training", examples=len(order))
         window_loss = 0.0
         for index, batch_idx in enumerate(micro_batches):
-            batch = collate([data.input_ids[i] for i in batch_idx], [data.labels[i] for i in batch_idx], pad_id)
+            batch = collate(
+                [data.input_ids[i] for i in batch_idx], [data.labels[i] for i in batch_idx], pad_id
+            )
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = model(**batch).loss / accumulation
             loss.backward()
@@ -243,7 +256,11 @@ def train_model(
                 window_loss = 0.0
                 elapsed = max(time.time() - started, 1e-9)
                 progress.update(
-                    "train", steps, steps_total, "training", loss=round(losses[-1], 4),
+                    "train",
+                    steps,
+                    steps_total,
+                    "training",
+                    loss=round(losses[-1], 4),
                     tokens_per_s=round(tokens_seen / elapsed, 1),
                 )
                 if val_data and steps % training.validation_steps == 0:

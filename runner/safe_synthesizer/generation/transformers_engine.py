@@ -30,7 +30,9 @@ class TransformersEngine:
         import torch
 
         tokenizer = self.tokenizer
-        prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(
+            self.device
+        )
         torch.manual_seed(settings.seed)
         sample = settings.temperature > 0
         with torch.no_grad():
