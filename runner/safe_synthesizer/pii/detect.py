@@ -899,10 +899,11 @@ class TextScanner:
         return self.scan_many([text])[0]
 
     def _presidio_entities(self) -> list[str]:
-        wanted = {p for p, e in PRESIDIO_TO_ENTITY.items() if e in self.entities and p != "PHONE_NUMBER"}
-        if {"state", "street_address", "address", "city"} & self.entities:
+        model_only = {"PERSON", "LOCATION", "PHONE_NUMBER"}  # phones: see _combine
+        wanted = {p for p, e in PRESIDIO_TO_ENTITY.items() if e in self.entities and p not in model_only}
+        if self.use_spacy and {"state", "street_address", "address", "city"} & self.entities:
             wanted.add("LOCATION")
-        if {"first_name", "last_name", "name"} & self.entities:
+        if self.use_spacy and {"first_name", "last_name", "name"} & self.entities:
             wanted.add("PERSON")
         return sorted(wanted)
 

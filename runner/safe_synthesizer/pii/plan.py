@@ -71,13 +71,17 @@ def fast_paths(job: JobContext, env: PiiSandbox) -> dict[str, Callable[[Any, Col
         scope = entity if entity in ENTITY_FAKER_METHOD else (column.entity or column.name)  # type: ignore[union-attr]
         return job.fake_call(scope, this, method, (), {})
 
+    def free_text_condition(this: Any, column: ColumnInfo | None) -> bool:
+        return bool(column is not None and column.free_text) and not is_na(this)
+
+    # The column part of the condition decides for whole columns (the engine skips the rest).
+    free_text_condition.column_guard = lambda column: bool(column.free_text)  # type: ignore[attr-defined]
+
     return {
         PSEUDONYM_VALUE: pseudonym,
         "this | pseudonym": pseudonym,
         NOT_MISSING: lambda this, column: not is_na(this),
-        FREE_TEXT_CONDITION: lambda this, column: (
-            bool(column is not None and column.free_text) and not is_na(this)
-        ),
+        FREE_TEXT_CONDITION: free_text_condition,
         FREE_TEXT_VALUE: lambda this, column: fake_entities(this),
         "column.entity | fake": fake_for_entity,
     }

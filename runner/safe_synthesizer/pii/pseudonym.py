@@ -50,6 +50,7 @@ _STREET = re.compile(
 _US_ADDRESS = re.compile(
     r"^(?P<street>.+?)(?P<sep>\s*[\n,]\s*)(?P<city>[^\n,]+?),\s*(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$"
 )
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 _DATE_FORMATS = (
     "%Y-%m-%d",
     "%m/%d/%Y",
@@ -154,6 +155,18 @@ class KeyedStream:
         """One lowercase ASCII letter."""
         return chr(97 + self.below(26))
 
+    def letters(self, count: int) -> str:
+        """``count`` lowercase ASCII letters."""
+        out: list[str] = []
+        while count > 0:
+            take = min(count, 12)
+            value = self.below(26**take)
+            for _ in range(take):
+                value, r = divmod(value, 26)
+                out.append(chr(97 + r))
+            count -= take
+        return "".join(out)
+
 
 class Pseudonymizer:
     """Consistent replacements for one job (one key, one set of locales)."""
@@ -167,6 +180,7 @@ class Pseudonymizer:
         self._detect_lex: Lexicon = detection_lexicon(self.locales)
         self._fakers: dict[str, Faker] = {}
         self._cache: dict[tuple[str, str], Any] = {}
+        self._value_caches: dict[str, dict[str, str]] = {}
         self._email_context: dict[str, tuple[str | None, str | None]] = {}
         self._handlers: dict[str, Callable[[str], str]] = {
             "first_name": self._first_name_value,
@@ -249,6 +263,8 @@ class Pseudonymizer:
 
     def replace(self, entity: str | None, value: Any) -> Any:
         """The pseudonym of ``value`` as entity ``entity``; keeps ints/floats/dates as such."""
+        if type(value) is str:
+            return self.replace_text(entity, value)
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return value
         if isinstance(value, dt.date | dt.datetime | np.datetime64):
@@ -266,13 +282,20 @@ class Pseudonymizer:
         return self.replace_text(entity, str(value))
 
     def replace_text(self, entity: str | None, text: str) -> str:
-        """The pseudonym of a string value."""
+        """The pseudonym of a string value (cached per entity and value)."""
+        key = entity or ""
+        cache = self._value_caches.get(key)
+        if cache is None:
+            cache = self._value_caches[key] = {}
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
         if not text.strip():
             return text
-        handler = self._handlers.get(entity or "")
-        if handler is None:
-            return self.chars(text, entity or "generic")
-        return self._cached("v:" + (entity or ""), text, lambda: handler(text))
+        handler = self._handlers.get(key)
+        out = handler(text) if handler is not None else self.chars(text, key or "generic")
+        cache[text] = out
+        return out
 
     def register_person(self, email: str, first: str | None, last: str | None) -> None:
         """Remember the original names next to ``email`` (first occurrence wins) for its local part."""
@@ -436,26 +459,31 @@ class Pseudonymizer:
 
     # ------------------------------------------------------------------ digits and characters
     def chars(self, text: str, family: str, keep_leading: set[str] | None = None) -> str:
-        """Format-preserving re-draw: digits stay digits, letters stay letters (same case)."""
-        norm = text.strip()
+        """Format-preserving re-draw: ASCII digits stay digits, letters stay letters (same case)."""
+        n_digits = sum(1 for c in text if "0" <= c <= "9")
+        n_letters = sum(1 for c in text if ("a" <= c <= "z") or ("A" <= c <= "Z"))
+        if not n_digits and not n_letters:
+            return text
+        keep_first = bool(keep_leading) and text.lstrip()[:1] in (keep_leading or ())
+        norm = text.strip().casefold()
+        candidate = text
         for attempt in range(_MAX_ATTEMPTS):
-            stream = self.stream("chars", family, norm.casefold(), str(attempt))
+            stream = self.stream("chars", family, norm, str(attempt))
+            digits = iter(stream.digits(n_digits))
+            letters = iter(stream.letters(n_letters))
             out: list[str] = []
-            first_alnum = True
-            for ch in text:
-                if ch.isdigit() and ch.isascii():
-                    out.append(
-                        ch if (first_alnum and keep_leading and ch in keep_leading) else stream.digit()
-                    )
-                    first_alnum = False
-                elif ch.isalpha() and ch.isascii():
-                    new = stream.letter()
-                    out.append(new.upper() if ch.isupper() else new)
-                    first_alnum = False
+            for i, ch in enumerate(text):
+                if "0" <= ch <= "9":
+                    new = next(digits)
+                    out.append(ch if keep_first and not any(c.isalnum() for c in text[:i]) else new)
+                elif "a" <= ch <= "z":
+                    out.append(next(letters))
+                elif "A" <= ch <= "Z":
+                    out.append(next(letters).upper())
                 else:
                     out.append(ch)
             candidate = "".join(out)
-            if candidate.casefold() != text.casefold() or not any(c.isalnum() for c in text):
+            if candidate.casefold() != text.casefold():
                 return candidate
         return candidate
 
@@ -554,9 +582,9 @@ class Pseudonymizer:
         def make() -> str:
             for attempt in range(_MAX_ATTEMPTS):
                 stream = self.stream("iban", compact, str(attempt))
-                bban = "".join(
-                    stream.digit() if c.isdigit() else stream.letter().upper() for c in compact[4:]
-                )
+                digits = iter(stream.digits(sum(c.isdigit() for c in compact[4:])))
+                letters = iter(stream.letters(sum(not c.isdigit() for c in compact[4:])).upper())
+                bban = "".join(next(digits) if c.isdigit() else next(letters) for c in compact[4:])
                 candidate = compact[:2] + iban_check_digits(compact[:2], bban) + bban
                 if candidate != compact:
                     return candidate
@@ -569,6 +597,11 @@ class Pseudonymizer:
     def ip(self, text: str) -> str:
         """IP address: IPv4 keeps private/loopback ranges private; IPv6 keeps compressed form."""
         stripped = text.strip()
+        v4 = _IPV4.match(stripped)
+        if v4:
+            octets = [int(o) for o in v4.groups()]
+            if max(octets) <= 255:
+                return self._cached("ip", stripped, lambda: self._ipv4(stripped, octets))
         try:
             addr = ipaddress.ip_address(stripped)
         except ValueError:
@@ -597,6 +630,27 @@ class Pseudonymizer:
             return candidate
 
         return self._cached("ip", addr.exploded, make)
+
+    def _ipv4(self, text: str, octets: list[int]) -> str:
+        first, second = octets[0], octets[1]
+        private = (
+            first in (10, 127) or (first == 172 and 16 <= second <= 31) or (first == 192 and second == 168)
+        )
+        keep = (1 if first in (10, 127) else 2) if private else 0
+        candidate = text
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream("ip", text, str(attempt))
+            new = [stream.below(256) for _ in range(4)]
+            if keep:
+                new[:keep] = octets[:keep]
+            else:
+                new[0] = 1 + stream.below(223)
+                if new[0] in (10, 127, 169, 172, 192):
+                    new[0] = 11 + stream.below(100)
+            candidate = f"{new[0]}.{new[1]}.{new[2]}.{new[3]}"
+            if candidate != text:
+                break
+        return candidate
 
     # ------------------------------------------------------------------ places
     def street(self, text: str) -> str:
@@ -674,6 +728,14 @@ class Pseudonymizer:
     def shift_date_text(self, text: str, min_days: int, max_days: int, family: str = "date") -> str:
         """Shift a date written as text; the output keeps the input's format."""
         stripped = text.strip()
+        if len(stripped) == 10 and stripped[4] == "-" and stripped[7] == "-":
+            try:
+                day = dt.date.fromisoformat(stripped)
+            except ValueError:
+                pass
+            else:
+                days = self._offset_days(family, stripped, min_days, max_days)
+                return (day + dt.timedelta(days=days)).isoformat()
         for fmt in _DATE_FORMATS:
             try:
                 parsed = dt.datetime.strptime(stripped, fmt)

@@ -32,6 +32,7 @@ from .sandbox import PiiSandbox, is_full_template, referenced_names, template_co
 logger = logging.getLogger("safe_synthesizer.pii")
 
 _ROW_NAMES = frozenset({"row", "index", "random", "item", "items"})
+_NOT_MISSING_FORMS = frozenset({"not (this | isna)", "not this | isna"})
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CompiledTemplate:
     per_value: bool  # result depends only on the cell value (and column, vars)
     functions: list[str]
     evaluate: Callable[..., Any]
+    column_guard: Callable[[ColumnInfo], bool] | None = None  # False: the template is false for every cell
 
 
 def _as_list(value: Any) -> list[Any] | None:
@@ -123,7 +125,8 @@ class RuleEngine:
                     result._fail_with_undefined_error()
                 return result
 
-        compiled = CompiledTemplate(source, per_value, functions, evaluate)
+        guard = getattr(fast, "column_guard", None) if fast is not None else None
+        compiled = CompiledTemplate(source, per_value, functions, evaluate, guard)
         self._compiled[source] = compiled
         return compiled
 
@@ -309,46 +312,47 @@ class RuleEngine:
             return df
         value = self.compile(rule.value)
         condition = self.compile(rule.condition) if rule.condition else None
+        if condition is not None and " ".join(condition.source.split()) in _NOT_MISSING_FORMS:
+            condition = None  # same as the default (missing cells are skipped) and much cheaper
         foreach = self.compile(rule.foreach) if rule.foreach else None
         needs_rows = (not value.per_value) or (condition is not None and not condition.per_value) or foreach
         records = df.to_dict("records") if needs_rows else None
-        index = df.index
         touched = 0
         for column in columns:
             info = self._info(df, column)
+            if (
+                condition is not None
+                and condition.column_guard is not None
+                and not condition.column_guard(info)
+            ):
+                continue
             series = df[column]
             current = series.to_numpy(dtype=object, copy=True)
-            na = np.fromiter((is_na(v) for v in current), dtype=bool, count=len(current))
-            candidates = np.arange(len(current)) if condition is not None else np.flatnonzero(~na)
-            if condition is not None and len(candidates):
-                keep = self._evaluate(
-                    condition, current, candidates, info, records, index, f"{path}.condition", column
-                )
-                candidates = candidates[np.fromiter((bool(k) for k in keep), dtype=bool, count=len(keep))]
+            candidates = (
+                np.arange(len(current)) if condition is not None else np.flatnonzero(~_missing(series))
+            )
             if not len(candidates):
                 continue
-            if foreach is not None:
-                results = self._foreach(
-                    foreach, value, current, candidates, info, records, index, path, rule, column
+            if records is None:
+                changed, candidates = self._update_per_value(
+                    value, condition, current, candidates, info, path, column, rule.fallback_value
                 )
             else:
-                results = self._evaluate(
+                changed, candidates = self._update_per_row(
                     value,
+                    condition,
+                    foreach,
                     current,
                     candidates,
                     info,
                     records,
-                    index,
-                    f"{path}.value",
+                    df.index,
+                    path,
+                    rule,
                     column,
-                    rule.fallback_value,
                 )
-            changed = 0
-            for pos, result in zip(candidates, results, strict=True):
-                result = to_python(result)
-                if not _same(result, current[pos]):
-                    changed += 1
-                current[pos] = result
+            if not len(candidates):
+                continue
             touched += len(candidates)
             df[column] = _rebuild(series, current)
             meta = self.meta[column]
@@ -362,6 +366,87 @@ class RuleEngine:
         if touched == 0:
             self._warn(f"{path}: selects no cell")
         return df
+
+    def _update_per_value(
+        self,
+        value: CompiledTemplate,
+        condition: CompiledTemplate | None,
+        current: np.ndarray,
+        candidates: np.ndarray,
+        info: ColumnInfo,
+        path: str,
+        column: str,
+        fallback: Any,
+    ) -> tuple[int, np.ndarray]:
+        """Evaluate once per distinct value; write results back in place. Returns (changed, positions)."""
+        try:
+            codes, uniques = pd.factorize(pd.Series(current[candidates], dtype=object), use_na_sentinel=False)
+        except TypeError:  # unhashable cells: fall back to one evaluation per cell
+            codes, uniques = np.arange(len(candidates)), current[candidates]
+        n = len(uniques)
+        keep = np.ones(n, dtype=bool)
+        results = np.empty(n, dtype=object)
+        changed = np.zeros(n, dtype=bool)
+        variables = self.variables
+        for k in range(n):
+            this = to_python(uniques[k])
+            if condition is not None:
+                try:
+                    keep[k] = bool(condition.evaluate(this, info, variables=variables))
+                except Exception as exc:  # noqa: BLE001 - reported with its path, without values
+                    raise _cell_error(f"{path}.condition", column, exc) from None
+                if not keep[k]:
+                    continue
+            try:
+                result = to_python(value.evaluate(this, info, variables=variables))
+            except Exception as exc:  # noqa: BLE001
+                if fallback is None:
+                    raise _cell_error(f"{path}.value", column, exc) from None
+                result = fallback
+            results[k] = result
+            changed[k] = not _same(result, this)
+        selected = keep[codes]
+        positions = candidates[selected]
+        current[positions] = results[codes[selected]]
+        return int(changed[codes[selected]].sum()), positions
+
+    def _update_per_row(
+        self,
+        value: CompiledTemplate,
+        condition: CompiledTemplate | None,
+        foreach: CompiledTemplate | None,
+        current: np.ndarray,
+        candidates: np.ndarray,
+        info: ColumnInfo,
+        records: list[dict[str, Any]],
+        index: pd.Index,
+        path: str,
+        rule: RowRule,
+        column: str,
+    ) -> tuple[int, np.ndarray]:
+        """Evaluate cell by cell (templates reading ``row``, ``index``, ``random`` or ``foreach``)."""
+        if condition is not None:
+            keep = self._evaluate(
+                condition, current, candidates, info, records, index, f"{path}.condition", column
+            )
+            candidates = candidates[np.fromiter((bool(k) for k in keep), dtype=bool, count=len(keep))]
+        if not len(candidates):
+            return 0, candidates
+        if foreach is not None:
+            results = self._foreach(
+                foreach, value, current, candidates, info, records, index, path, rule, column
+            )
+        else:
+            results = self._evaluate(
+                value, current, candidates, info, records, index, f"{path}.value", column, rule.fallback_value
+            )
+        changed = 0
+        for pos, result in zip(candidates, results, strict=True):
+            result = to_python(result)
+            if not _same(result, current[pos]):
+                changed += 1
+            current[pos] = result
+        return changed, candidates
 
     def _evaluate(
         self,
@@ -498,6 +583,26 @@ class RuleEngine:
             return df
         self.rows_dropped += int(drop.sum())
         return df.loc[~drop]
+
+
+def _missing(series: pd.Series) -> np.ndarray:
+    """Missing cells: NA/NaN/NaT and blank strings."""
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        blank = np.fromiter(
+            (isinstance(v, str) and not v.strip() for v in series.to_numpy(dtype=object)),
+            dtype=bool,
+            count=len(series),
+        )
+        missing = missing | blank
+    return missing
+
+
+def _cell_error(path: str, column: str, exc: Exception) -> PiiConfigError:
+    return PiiConfigError(
+        f"{path}: failed on a value of column '{column}' ({type(exc).__name__}); "
+        "set fallback_value to use a constant instead"
+    )
 
 
 def _rebuild(original: pd.Series, values: np.ndarray) -> pd.Series:
