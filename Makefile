@@ -7,7 +7,7 @@ PIP := $(BIN)/pip
 PYTEST := $(BIN)/pytest
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install test test-heavy lint fmt crds demo bench clean
+.PHONY: help install test test-heavy lint fmt crds demo bench bench-pipeline clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -41,6 +41,19 @@ fmt: ## format with ruff
 
 crds: ## regenerate crds/ (and the chart's copy) from the pydantic models
 	$(BIN)/python -m safe_synthesizer.crd --output crds/safesynthesizer.io_safesynthesizerjobs.yaml
+
+DEMO_OUTPUT ?= ./demo-output
+
+demo: ## the main job: the whole pipeline on the bundled sample, on CPU -> ./demo-output/
+	$(BIN)/safe-synthesizer run --device cpu \
+	  --config runner/safe_synthesizer/demo/demo-config.yaml \
+	  --data-source runner/safe_synthesizer/demo/adult_pii_demo.csv \
+	  --output $(DEMO_OUTPUT)
+
+bench-pipeline: ## training records/s and tokens/s, generation valid records/s, peak RSS on the demo data
+	$(BIN)/python scripts/bench_pipeline.py
+
+bench: bench-pipeline $(filter bench-%,$(shell grep -ho '^bench-[a-z]*:' mk/*.mk 2>/dev/null | tr -d :)) ## every benchmark (prints figures)
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf demo-output build dist .pytest_cache .ruff_cache

@@ -323,6 +323,17 @@ def _run(
         max_new = int(
             min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
         )
+        if generation.use_structured_generation:
+            from .generation.grammar import RecordGrammar
+
+            if hasattr(engine, "supports_grammar") and engine.supports_grammar():
+                engine.grammar = RecordGrammar(schema, per_sequence)
+                summary["structured_generation"] = "record grammar (byte-level logits processor)"
+            else:
+                summary["warnings"].append(
+                    f"use_structured_generation: the {engine.name} engine with this tokenizer cannot "
+                    "constrain decoding; records are validated after generation instead"
+                )
         settings = SamplingSettings(
             temperature=generation.temperature,
             top_p=generation.top_p,

@@ -20,6 +20,13 @@ class TransformersEngine:
         self.tokenizer = tokenizer
         self.device = device
         self.batch_cap = batch_cap or (128 if device == "cuda" else 32)
+        self.grammar: Any = None  # a RecordGrammar: constrain decoding (byte-level tokenizers)
+
+    def supports_grammar(self) -> bool:
+        """Structured generation works here only with a one-token-per-byte tokenizer."""
+        from .grammar import byte_token_ids
+
+        return byte_token_ids(self.tokenizer) is not None
 
     def max_batch(self) -> int:
         """Sequences per call."""
@@ -35,6 +42,21 @@ class TransformersEngine:
         )
         torch.manual_seed(settings.seed)
         sample = settings.temperature > 0
+        processors = None
+        if self.grammar is not None:
+            from transformers import LogitsProcessorList
+
+            from .grammar import GrammarLogitsProcessor, byte_token_ids
+
+            byte_ids = byte_token_ids(tokenizer)
+            if byte_ids is not None:
+                processors = LogitsProcessorList(
+                    [
+                        GrammarLogitsProcessor(
+                            self.grammar, byte_ids, tokenizer.eos_token_id, prompt_ids.shape[1]
+                        )
+                    ]
+                )
         with torch.no_grad():
             output = self.model.generate(
                 input_ids=prompt_ids.expand(n, -1),
@@ -47,6 +69,7 @@ class TransformersEngine:
                 max_new_tokens=settings.max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
+                logits_processor=processors,
             )
         eos = tokenizer.eos_token_id
         texts = []
