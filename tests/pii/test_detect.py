@@ -206,3 +206,33 @@ def test_ner_entities_and_threshold() -> None:
     entities = {s.entity for s in strict.scan(TEXT)}
     assert "name" not in entities  # model and lexicon spans score below 0.95
     assert "email" in entities  # validated patterns are not model spans
+
+
+def test_gliner_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a (stub) gliner package and local model, its spans join the others, chunked."""
+    import sys
+    import types
+
+    calls: list[tuple[str, list[str], float]] = []
+
+    class StubModel:
+        def predict_entities(self, text: str, labels: list[str], threshold: float) -> list[dict[str, Any]]:
+            calls.append((text, labels, threshold))
+            at = text.find("Zorblax")
+            return [{"start": at, "end": at + 7, "label": "last_name", "score": 0.9}] if at >= 0 else []
+
+    class StubGLiNER:
+        @staticmethod
+        def from_pretrained(name: str, local_files_only: bool) -> StubModel:
+            assert local_files_only and name == "nvidia/gliner-PII"
+            return StubModel()
+
+    monkeypatch.setitem(sys.modules, "gliner", types.SimpleNamespace(GLiNER=StubGLiNER))
+    scanner = TextScanner(
+        config({"globals": {"ner": {"ner_threshold": 0.5, "gliner": {"chunk_length": 200}}}}).globals
+    )
+    assert scanner.gliner_status == "enabled: nvidia/gliner-PII"
+    text = "x " * 150 + "Agent Zorblax called."
+    spans = scanner.scan(text)
+    assert any(s.source == "gliner" and text[s.start : s.end] == "Zorblax" for s in spans)
+    assert len(calls) == 3 and calls[0][2] == 0.5  # 200-char chunks with 128 overlap

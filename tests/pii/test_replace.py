@@ -231,3 +231,21 @@ def test_unknown_lock_column_warns(people: pd.DataFrame) -> None:
 def test_bad_key_rejected(people: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="at least 16 bytes"):
         replace_pii(people, config(), key=b"short")
+
+
+def test_dtypes_kept() -> None:
+    df = pd.DataFrame(
+        {
+            "birth_date": pd.to_datetime(["1980-01-02", "1975-06-30", None]),
+            "zip": [2134, 94105, 2134],
+            "zip_code": [2134.0, None, 60601.0],
+            "phone": pd.array(["212-555-0143", None, "646-555-0101"], dtype="string"),
+        }
+    )
+    out = replace_pii(df, config(), key=KEY).data
+    assert out.dtypes.to_dict() == df.dtypes.to_dict()
+    assert out["birth_date"].isna().tolist() == [False, False, True]
+    assert (out["birth_date"] != df["birth_date"]).iloc[:2].all()
+    assert out.at[0, "zip"] == out.at[2, "zip"] != 2134
+    assert pd.isna(out.at[1, "zip_code"]) and out.at[0, "zip_code"] != 2134.0
+    assert out.at[0, "phone"] != "212-555-0143" and pd.isna(out.at[1, "phone"])

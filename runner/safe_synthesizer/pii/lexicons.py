@@ -103,6 +103,10 @@ def lexicon(locales: tuple[str, ...]) -> Lexicon:
             suffixes.update(str(v) for v in value if isinstance(v, str))
         for value in _provider_attr(fake, ("free_email_domains",)):
             domains.update(str(v) for v in value if isinstance(v, str))
+    if (not firsts or not lasts) and "en_US" not in locales:  # a locale without person lists
+        fallback = lexicon(("en_US",))
+        firsts = firsts or [fallback.first_names]
+        lasts = lasts or [fallback.last_names]
     first = _merge(firsts)
     last = _merge(lasts)
     return Lexicon(

@@ -750,9 +750,27 @@ class Pseudonymizer:
 def faker_pool(method: str, locale: str) -> tuple[str, ...]:
     """``_POOL_SIZE`` outputs of Faker ``method`` for ``locale`` from a fixed seed (same in every job)."""
     fake = Faker(locale)
+    func = None
+    for name in (method, *_POOL_ALTERNATIVES.get(method, ())):
+        try:
+            func = getattr(fake, name)
+            break
+        except AttributeError:
+            continue
+    if func is None:  # this locale has no such provider: use en_US's
+        return faker_pool(method, "en_US") if locale != "en_US" else ("",)
     fake.seed_instance(20240601)
-    func = getattr(fake, method)
     return tuple(dict.fromkeys(str(func()) for _ in range(_POOL_SIZE)))
+
+
+#: Locale providers name some things differently (a Japanese "state" is a prefecture).
+_POOL_ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "state": ("administrative_unit", "province", "region", "prefecture", "state_name", "county"),
+    "state_abbr": ("state", "administrative_unit", "province", "region", "prefecture"),
+    "city": ("city_name", "town"),
+    "street_name": ("street", "street_address"),
+    "street_address": ("address",),
+}
 
 
 def tokens_of_name(text: str) -> Iterator[str]:
