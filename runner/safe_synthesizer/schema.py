@@ -40,6 +40,7 @@ class ColumnSchema:
     decimals: int | None = None
     min_length: int | None = None
     max_length: int | None = None
+    value_type: str = "str"  # categorical values parse back to this type: "str" or "int"
 
 
 @dataclass
@@ -91,7 +92,7 @@ def infer_column(name: str, series: pd.Series) -> ColumnSchema:
         singletons = int((present.value_counts() == 1).sum())
         if is_int and distinct <= math.sqrt(n) and singletons <= n ** (1 / 3) and distinct <= 20:
             cats = sorted({str(int(v)) for v in values})
-            return ColumnSchema(name, "categorical", nullable=nullable, categories=cats)
+            return ColumnSchema(name, "categorical", nullable=nullable, categories=cats, value_type="int")
         return ColumnSchema(
             name,
             "integer" if is_int else "number",
@@ -161,7 +162,7 @@ def coerce_value(column: ColumnSchema, raw: str | None) -> tuple[Any, str | None
     if column.kind == "categorical":
         if column.categories is not None and raw not in column.categories:
             return None, "unknown_category"
-        return raw, None
+        return (int(raw) if column.value_type == "int" else raw), None
     if column.min_length is not None and len(raw) < column.min_length:
         return None, "too_short"
     if column.max_length is not None and len(raw) > column.max_length:

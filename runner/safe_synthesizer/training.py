@@ -243,7 +243,7 @@ def train_model(
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = model(**batch).loss / accumulation
             loss.backward()
-            window_loss += float(loss)
+            window_loss += float(loss.detach())
             tokens_seen += int(batch["attention_mask"].sum())
             records_seen += sum(data.n_records[i] for i in batch_idx)
             if (index + 1) % accumulation == 0 or index == len(micro_batches) - 1:

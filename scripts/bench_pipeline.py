@@ -1,0 +1,138 @@
+"""Pipeline benchmark on the demo data (``make bench-pipeline``): prints figures, asserts nothing.
+
+1. Token cost of the record encoding: compact (ours) vs JSON lines (NeMo's), per tokenizer.
+2. The two offline CPU models on the same examples: training records/s and tokens/s.
+3. The whole demo job (``make demo`` settings) in a child process: stage timings, training
+   records/s and tokens/s, generation valid records/s, valid fraction, scores and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "runner" / "safe_synthesizer" / "demo"
+
+
+def token_costs(frame: pd.DataFrame) -> None:
+    from safe_synthesizer.models import BUILTIN_SMOLLM2, BUILTIN_TINY_LLAMA, byte_level_tokenizer, resolve_model_dir
+    from safe_synthesizer.schema import infer_schema
+    from safe_synthesizer.serialization import encode_records
+
+    sample = frame.head(500)
+    compact = encode_records(sample, infer_schema(frame))
+    as_json = sample.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    tokenizers = {BUILTIN_TINY_LLAMA: byte_level_tokenizer()}
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizers[BUILTIN_SMOLLM2] = AutoTokenizer.from_pretrained(resolve_model_dir(BUILTIN_SMOLLM2))
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports what it could not measure
+        print(f"  smollm2 tokenizer unavailable: {exc}")
+    print("token cost per record (500 demo records):")
+    for name, tok in tokenizers.items():
+        ours = sum(len(x) for x in tok(compact, add_special_tokens=False)["input_ids"]) / len(compact)
+        theirs = sum(len(x) for x in tok(as_json, add_special_tokens=False)["input_ids"]) / len(as_json)
+        print(f"  {name:<20} compact {ours:7.1f}  json-lines {theirs:7.1f}  saving {100 * (1 - ours / theirs):4.1f} %")
+
+
+def model_speed(frame: pd.DataFrame, steps: int) -> None:
+    import torch
+
+    from safe_synthesizer.models import BUILTIN_SMOLLM2, BUILTIN_TINY_LLAMA, load_base_model
+    from safe_synthesizer.schema import infer_schema
+    from safe_synthesizer.serialization import encode_records, prompt_text
+    from safe_synthesizer.training import collate
+
+    schema = infer_schema(frame)
+    lines = encode_records(frame.head(256), schema)
+    print(f"training speed, {steps} steps of 8 one-record examples (LoRA r=16 for the pretrained model):")
+    for name in (BUILTIN_TINY_LLAMA, BUILTIN_SMOLLM2):
+        try:
+            loaded = load_base_model(name, device="cpu")
+        except Exception as exc:  # noqa: BLE001
+            print(f"  {name}: not measured ({exc})")
+            continue
+        model = loaded.model
+        if loaded.pretrained:
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
+        model.train()
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        tok = loaded.tokenizer
+        prompt = tok(prompt_text(schema), add_special_tokens=False)["input_ids"]
+        ids = [prompt + tok(line + "\n", add_special_tokens=False)["input_ids"] for line in lines]
+        tokens = records = 0
+        start = time.time()
+        for step in range(steps):
+            batch_ids = ids[step * 8 : step * 8 + 8]
+            batch = collate(batch_ids, batch_ids, tok.pad_token_id or 0)
+            loss = model(**batch).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            tokens += int(batch["attention_mask"].sum())
+            records += len(batch_ids)
+        seconds = time.time() - start
+        print(f"  {name:<20} {records / seconds:7.2f} records/s  {tokens / seconds:8.0f} tokens/s")
+
+
+def demo_run(output: Path) -> None:
+    command = [
+        str(Path(sys.executable).parent / "safe-synthesizer"),
+        "run",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--config",
+        str(DEMO / "demo-config.yaml"),
+        "--data-source",
+        str(DEMO / "adult_pii_demo.csv"),
+        "--output",
+        str(output),
+    ]
+    start = time.time()
+    subprocess.run(command, check=True)
+    wall = time.time() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    summary = json.loads((output / "summary.json").read_text())
+    training, generation = summary.get("training", {}), summary.get("generation", {})
+    print("demo job (make demo settings):")
+    print(f"  wall time                 {wall:8.1f} s")
+    print(f"  stage timings             {summary.get('timings_seconds')}")
+    print(f"  training records/s        {training.get('records_per_second')}")
+    print(f"  training tokens/s         {training.get('tokens_per_second')}")
+    print(f"  tokens per record         {training.get('tokens_per_record')}")
+    print(f"  generation valid rec/s    {generation.get('valid_records_per_second')}")
+    print(f"  valid fraction            {generation.get('valid_fraction')}")
+    print(f"  records out               {summary.get('rows_out')}")
+    print(f"  scores                    {summary.get('scores')}")
+    print(f"  peak RSS                  {peak_mb:8.0f} MB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--skip-demo", action="store_true")
+    args = parser.parse_args()
+    frame = pd.read_csv(DEMO / "adult_pii_demo.csv")
+    token_costs(frame)
+    model_speed(frame, args.steps)
+    if not args.skip_demo:
+        with tempfile.TemporaryDirectory() as tmp:
+            demo_run(Path(tmp) / "out")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
