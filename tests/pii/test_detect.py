@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from pii_helpers import config
+from pii_helpers import KEY, config
 
-from safe_synthesizer.pii import detect
+from safe_synthesizer.pii import detect, replace_pii
 from safe_synthesizer.pii.detect import (
     TextScanner,
     card_issuer_known,
@@ -236,3 +236,14 @@ def test_gliner_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
     spans = scanner.scan(text)
     assert any(s.source == "gliner" and text[s.start : s.end] == "Zorblax" for s in spans)
     assert len(calls) == 3 and calls[0][2] == 0.5  # 200-char chunks with 128 overlap
+
+
+def test_repeated_texts_are_still_scanned() -> None:
+    notes = ["Call Jane Doe at jane.doe@example.com tomorrow", "No news on the order yet today", "Ok"] * 20
+    df = pd.DataFrame({"note": notes, "contact": ["mail: a.b@example.com", "none"] * 30})
+    detections = classify_columns(df, config().globals)
+    assert detections["note"].column_type == "categorical" and detections["note"].free_text
+    assert detections["contact"].free_text  # short values with emails inside
+    out = replace_pii(df, config(), key=KEY).data
+    assert not out["note"].str.contains("jane.doe@example.com").any()
+    assert not out["contact"].str.contains("a.b@example.com").any()

@@ -572,13 +572,13 @@ def classify_columns(
                     if share >= VALUE_SHARE:
                         det.entity, det.method, det.share = entity, "values", round(share, 4)
                         break
+        # Free text: NeMo's "text" type, but also repeated texts (typed categorical) and short columns
+        # that carry emails, phones, cards ... inside their values.
+        texty = bool(values) and sum(v.count(" ") for v in values) / len(values) > 2
         if (
             det.entity is None
             and is_stringy
-            and (
-                det.column_type == "text"
-                or (det.column_type == "other" and _mixed_pii_share(checker, values) >= 0.2)
-            )
+            and (det.column_type == "text" or texty or _mixed_pii_share(checker, values) >= 0.2)
         ):
             det.free_text = True
             det.method = "free_text"

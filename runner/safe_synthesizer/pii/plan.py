@@ -42,7 +42,6 @@ def default_steps(entities: Iterable[str] | None = None) -> list[StepDefinition]
                         description="Replace every detected PII column with consistent, format-preserving pseudonyms.",
                     ),
                     RowRule(
-                        type=["text", "other"],
                         condition=FREE_TEXT_CONDITION,
                         value=FREE_TEXT_VALUE,
                         description="Replace entities found in free text with the same pseudonyms.",
