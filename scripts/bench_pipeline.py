@@ -24,7 +24,12 @@ DEMO = ROOT / "runner" / "safe_synthesizer" / "demo"
 
 
 def token_costs(frame: pd.DataFrame) -> None:
-    from safe_synthesizer.models import BUILTIN_SMOLLM2, BUILTIN_TINY_LLAMA, byte_level_tokenizer, resolve_model_dir
+    from safe_synthesizer.models import (
+        BUILTIN_SMOLLM2,
+        BUILTIN_TINY_LLAMA,
+        byte_level_tokenizer,
+        resolve_model_dir,
+    )
     from safe_synthesizer.schema import infer_schema
     from safe_synthesizer.serialization import encode_records
 
@@ -42,7 +47,9 @@ def token_costs(frame: pd.DataFrame) -> None:
     for name, tok in tokenizers.items():
         ours = sum(len(x) for x in tok(compact, add_special_tokens=False)["input_ids"]) / len(compact)
         theirs = sum(len(x) for x in tok(as_json, add_special_tokens=False)["input_ids"]) / len(as_json)
-        print(f"  {name:<20} compact {ours:7.1f}  json-lines {theirs:7.1f}  saving {100 * (1 - ours / theirs):4.1f} %")
+        print(
+            f"  {name:<20} compact {ours:7.1f}  json-lines {theirs:7.1f}  saving {100 * (1 - ours / theirs):4.1f} %"
+        )
 
 
 def model_speed(frame: pd.DataFrame, steps: int) -> None:
@@ -66,7 +73,9 @@ def model_speed(frame: pd.DataFrame, steps: int) -> None:
         if loaded.pretrained:
             from peft import LoraConfig, get_peft_model
 
-            model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
+            model = get_peft_model(
+                model, LoraConfig(r=16, lora_alpha=16, target_modules=["q_proj", "v_proj"])
+            )
         model.train()
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
         tok = loaded.tokenizer
