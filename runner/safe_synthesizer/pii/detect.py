@@ -511,7 +511,7 @@ def _share(checker: ValueChecker, entity: str, values: Sequence[str], hinted: bo
     return share * confirmed
 
 
-def _mixed_pii_share(checker: ValueChecker, values: Sequence[str]) -> float:
+def _mixed_pii_share(values: Sequence[str]) -> float:
     """Share of values containing an email, phone, SSN, card, IBAN, IP or URL somewhere inside."""
     if not values:
         return 0.0
@@ -578,7 +578,7 @@ def classify_columns(
         if (
             det.entity is None
             and is_stringy
-            and (det.column_type == "text" or texty or _mixed_pii_share(checker, values) >= 0.2)
+            and (det.column_type == "text" or texty or _mixed_pii_share(values) >= 0.2)
         ):
             det.free_text = True
             det.method = "free_text"
@@ -900,6 +900,8 @@ class TextScanner:
 
     def _presidio_entities(self) -> list[str]:
         model_only = {"PERSON", "LOCATION", "PHONE_NUMBER"}  # phones: see _combine
+        if "en_GB" not in self.globals_config.locales:
+            model_only.add("UK_NHS")  # any 10-digit number with a mod-11 check: mostly phones elsewhere
         wanted = {p for p, e in PRESIDIO_TO_ENTITY.items() if e in self.entities and p not in model_only}
         if self.use_spacy and {"state", "street_address", "address", "city"} & self.entities:
             wanted.add("LOCATION")
