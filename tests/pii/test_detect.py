@@ -247,3 +247,12 @@ def test_repeated_texts_are_still_scanned() -> None:
     out = replace_pii(df, config(), key=KEY).data
     assert not out["note"].str.contains("jane.doe@example.com").any()
     assert not out["contact"].str.contains("a.b@example.com").any()
+
+
+def test_postcodes_in_text() -> None:
+    text = "Ship to 12 Oak Street, Springfield, IL 62704 before order 55512 closes."
+    default = {(s.entity, text[s.start : s.end]) for s in TextScanner(config().globals).scan(text)}
+    assert ("postcode", "62704") in default and ("postcode", "55512") not in default
+    assert ("street_address", "12 Oak Street") in default
+    regexps = TextScanner(config({"globals": {"ner": {"enable_regexps": True}}}).globals).scan(text)
+    assert ("postcode", "55512") in {(s.entity, text[s.start : s.end]) for s in regexps}

@@ -11,7 +11,9 @@ Free-text columns are scanned with presidio: the spaCy NER model ``en_core_web_s
 is installed, the pattern recognisers only otherwise (said in the log), plus a street-address
 recogniser, a name-lexicon recogniser and exact search for the original values of the structured PII
 columns (so a customer's name in a note is found even when NER misses it). GLiNER runs only when its
-model is available locally.
+model is available locally. The validated pattern recognisers always run in free text (NeMo's
+``ner.enable_regexps`` only adds the noisy ones here: any 5-digit run as a postcode);
+``ner.ner_threshold`` applies to model and lexicon spans (spaCy, GLiNER, names).
 
 No function here logs or returns raw values except as spans handed to the caller.
 """
@@ -610,6 +612,8 @@ _TEXT_PHONE = re.compile(
     r"|(?<![\w+])\+\d{1,3}(?:[\s-]\d{1,5}){2,5}(?!\w)",
     re.IGNORECASE,
 )
+_TEXT_STATE_ZIP = re.compile(r"\b([A-Z]{2})\s+(\d{5}(?:-\d{4})?)\b")
+_TEXT_ZIP = re.compile(r"(?<![\d-])\d{5}(?:-\d{4})?(?![\d-])")
 _TEXT_CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 _NOT_SURNAMES = frozenset(
     {
@@ -937,6 +941,14 @@ class TextScanner:
                 digits = re.sub(r"\D", "", m.group(0))
                 if luhn_valid(digits) and card_issuer_known(digits):
                     spans.append(Span(m.start(), m.end(), "credit_debit_card", 0.9, "pattern"))
+        if "postcode" in self.entities:
+            # "IL 62704" is a postcode; any other 5-digit run only with ner.enable_regexps (noisy).
+            for m in _TEXT_STATE_ZIP.finditer(text):
+                if m.group(1) in self.checker.lex.states_abbr:
+                    spans.append(Span(m.start(2), m.end(2), "postcode", 0.7, "pattern"))
+            if self.globals_config.ner.enable_regexps:
+                for m in _TEXT_ZIP.finditer(text):
+                    spans.append(Span(m.start(), m.end(), "postcode", 0.4, "pattern"))
         if "name" in self.entities and self.threshold <= LEXICON_NAME_SCORE:
             spans.extend(self._lexicon_names(text))
         for span in self.known.find(text):
