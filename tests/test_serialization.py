@@ -82,9 +82,13 @@ def test_prompt_and_packing_limits():
     schema = infer_schema(df)
     assert prompt_text(schema) == "age|score|city|note|flag|maybe\n"
     units = units_from_frame(df, schema, None, None)
-    examples = pack_examples(units, [10] * len(units), max_units_per_example=4, token_budget=1000, grouped=False)
+    examples = pack_examples(
+        units, [10] * len(units), max_units_per_example=4, token_budget=1000, grouped=False
+    )
     assert [e.n_units for e in examples] == [4] * 7 + [2]
-    examples = pack_examples(units, [10] * len(units), max_units_per_example=None, token_budget=35, grouped=False)
+    examples = pack_examples(
+        units, [10] * len(units), max_units_per_example=None, token_budget=35, grouped=False
+    )
     assert all(e.n_units <= 3 for e in examples) and sum(e.n_records for e in examples) == 30
 
 
