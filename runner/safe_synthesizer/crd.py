@@ -192,10 +192,10 @@ def spec_schema() -> dict[str, Any]:
     config = schema["properties"]["config"]
     config.setdefault("x-kubernetes-validations", []).append(
         {
-            "rule": "!(has(self.privacy) && self.privacy != null && has(self.privacy.dp_enabled) && "
-            "self.privacy.dp_enabled && has(self.data) && has(self.data.max_sequences_per_example) && "
-            "self.data.max_sequences_per_example != null && self.data.max_sequences_per_example != 'auto' "
-            "&& self.data.max_sequences_per_example != 1)",
+            # A null nullable field is absent for CEL: has() is enough.
+            "rule": "!(has(self.privacy) && has(self.privacy.dp_enabled) && self.privacy.dp_enabled && "
+            "has(self.data) && has(self.data.max_sequences_per_example) && "
+            "self.data.max_sequences_per_example != 'auto' && self.data.max_sequences_per_example != 1)",
             "message": "with differential privacy, data.max_sequences_per_example must be 1 or 'auto'",
             "fieldPath": ".data.max_sequences_per_example",
         }
@@ -203,8 +203,7 @@ def spec_schema() -> dict[str, Any]:
     data = config["properties"]["data"]
     data.setdefault("x-kubernetes-validations", []).append(
         {
-            "rule": "!has(self.order_training_examples_by) || self.order_training_examples_by == null || "
-            "(has(self.group_training_examples_by) && self.group_training_examples_by != null)",
+            "rule": "!has(self.order_training_examples_by) || has(self.group_training_examples_by)",
             "message": "order_training_examples_by requires group_training_examples_by",
             "fieldPath": ".order_training_examples_by",
         }

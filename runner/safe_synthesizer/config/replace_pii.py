@@ -79,20 +79,26 @@ class NerConfig(Parameters):
         None, description="Entity types to detect in free text; default: the default entities."
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalize_older_forms(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if "enable_gliner" in data:
-            gliner = dict(data.get("gliner") or {})
-            gliner.setdefault("enable_gliner", data.pop("enable_gliner"))
-            data["gliner"] = gliner
-        if "entities" in data:
-            entities = data.pop("entities")
-            data.setdefault("ner_entities", entities)
-        return data
+    enable_gliner: bool | None = Field(
+        None, exclude=True, description="Deprecated older place of gliner.enable_gliner."
+    )
+    entities: list[str] | None = Field(
+        None, exclude=True, description="Deprecated older name of ner_entities."
+    )
+
+    @model_validator(mode="after")
+    def _normalize_older_forms(self) -> NerConfig:
+        if self.enable_gliner is not None:
+            if "enable_gliner" not in self.gliner.model_fields_set:
+                object.__setattr__(self.gliner, "enable_gliner", self.enable_gliner)
+                self.gliner.model_fields_set.add("enable_gliner")
+            object.__setattr__(self, "enable_gliner", None)
+        if self.entities is not None:
+            if "ner_entities" not in self.model_fields_set:
+                object.__setattr__(self, "ner_entities", self.entities)
+                self.model_fields_set.add("ner_entities")
+            object.__setattr__(self, "entities", None)
+        return self
 
 
 class GlobalsConfig(Parameters):
