@@ -8,7 +8,7 @@
   de-quantised once into a plain Llama checkpoint in the cache; works offline on CPU.
 * ``builtin:tiny-llama``: a from-scratch 4-layer Llama (3 M parameters) with a byte-level
   (data-independent) tokenizer, trained fully rather than with LoRA. The CPU default: measured on
-  the demo data on 2 cores it processes about 15x more training records per second than SmolLM2
+  the demo data on 2 cores it processes 11x more training records per second than SmolLM2
   (whose 49k-token vocabulary and 30 layers dominate CPU time), so in the demo's few minutes it
   sees several epochs instead of a fraction of one (figures in README, ``make bench``).
 
