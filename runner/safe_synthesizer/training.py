@@ -11,6 +11,7 @@ early stopping after 3 checks without improvement) and ``num_input_records_to_sa
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -129,9 +130,16 @@ def build_examples(
     prompt_tokens = len(tokenizer(prompt_text(schema), add_special_tokens=False)["input_ids"])
     budget = max(1, context_length - prompt_tokens - 2)
     records_per_unit = n_records / max(len(train_units), 1)
-    order = list(
-        sample_units(len(train_units), resolved.num_input_records_to_sample, records_per_unit, resolved.seed)
-    )
+    if params.dp_enabled:
+        # DP: every privacy unit exactly once; DP-SGD draws its Poisson batches from these n units
+        # and the number of steps (not duplication) sets the epochs (safe_synthesizer.privacy.dp).
+        order = list(range(len(train_units)))
+    else:
+        order = list(
+            sample_units(
+                len(train_units), resolved.num_input_records_to_sample, records_per_unit, resolved.seed
+            )
+        )
     examples = pack_examples(
         [train_units[i] for i in order],
         [costs[i] for i in order],
@@ -218,6 +226,11 @@ def train_model(
         stopped_early = outcome.stopped_early
         dp_info = outcome.ledger
         val_loss = None
+        # The measured mean is a statistic of the raw data: under DP the model card gets a bound
+        # derived from the DP schema instead.
+        from .privacy.dp import public_tokens_per_record
+
+        tokens_per_record = public_tokens_per_record(schema)
     else:
         dp_info = {}
         order = list(range(len(data.input_ids)))
@@ -281,6 +294,10 @@ def train_model(
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     (adapter_dir / "dataset_schema.json").write_text(schema.to_json(), encoding="utf-8")
+    (adapter_dir / "safe_synthesizer_config.json").write_text(
+        json.dumps({"config": params.model_dump(mode="json"), "resolved": resolved.to_dict()}, indent=2),
+        encoding="utf-8",
+    )
     write_model_card(
         adapter_dir,
         {
