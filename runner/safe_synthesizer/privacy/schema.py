@@ -1,0 +1,296 @@
+"""The generation schema under differential privacy: every data-derived field is a DP estimate.
+
+The plain schema (:func:`safe_synthesizer.schema.infer_schema`) copies observed categories and the
+exact min/max, which reveals rare values and extremes of the training data. Here:
+
+* **public** (no budget): column names, order and pandas dtypes (the table's declared layout);
+  ``nullable`` is always true; float columns allow ``FLOAT_DECIMALS`` decimals; a column given in
+  ``public_domains`` uses the declared categories or ``(minimum, maximum)``.
+* **boolean** columns (bool dtype): no estimate needed.
+* **numeric** columns: a histogram over a **public, finite** set of signed log2 magnitude buckets
+  (``[2^e, 2^(e+1))`` and its negative, ``e`` in ``[MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP]``, plus a
+  near-zero bucket) with discrete Laplace noise ``P(Z = k) ∝ exp(−ε_c |k|)`` on each count (one
+  record is in one bucket: ε_c-DP, no δ since the domain is public). Buckets whose noisy count
+  reaches ``ceil(ln(K / β) / ε_c)`` (K buckets, β = ``SPURIOUS_BUCKET_PROBABILITY``) are kept, and
+  ``[lo, hi]`` spans them, widened by ``MARGIN`` (post-processing). Resolution is a power of two on
+  purpose: the bounds never reveal an extreme, and novel plausible values stay valid. When nothing
+  is kept (too little budget for the data size), the column has no bounds: the schema becomes
+  permissive rather than wrong.
+* **text** columns: a thresholded histogram with **discrete** Laplace noise (no floating-point
+  attack surface): ``c̃_v = c_v + Z``, ``P(Z = k) ∝ exp(−ε_h |k|)``; a value is kept iff
+  ``c̃_v >= τ`` with ``τ = 1 + ceil( ln(1 / (δ_h (1 + e^{−ε_h}))) / ε_h )``. Removing a unit changes
+  one count by 1 (pure ``ε_h``) unless that count was 1 and the value vanishes, which is released
+  with probability ``P(Z >= τ − 1) = e^{−ε_h (τ−1)} / (1 + e^{−ε_h}) <= δ_h``: the histogram is
+  ``(ε_h, δ_h)``-DP. If the kept values (noisy counts, missing values included) cover
+  ``>= CATEGORICAL_COVERAGE`` of the units, the column is categorical with the kept values;
+  otherwise it is a string column whose ``max_length`` is ``MARGIN ×`` the top of the longest kept
+  log2 length bucket (the same bucket histogram on lengths; none kept: no length bound).
+
+Per-unit contribution: with ``data.group_training_examples_by`` a unit is a group, which may hold
+many records; every estimate uses **one uniformly drawn record per group**, so one unit changes one
+count by at most 1 and moves one point of each quantile input.
+
+Budget (see :mod:`.accounting`): ``ε_schema = SCHEMA_EPSILON_FRACTION · ε`` is split evenly over the
+columns that need an estimate (``ε_c``); a numeric column spends ``ε_c`` on its bucket histogram; a
+text column ``ε_c / 2`` on the value histogram (with ``δ_c = δ_schema / #text columns``) and
+``ε_c / 2`` on the length buckets. By basic composition the schema is ``(Σ ε_c, Σ δ_c) <= (ε_schema, δ_schema)``-DP,
+and with DP-SGD at ``(ε − ε_schema, δ − δ_schema)`` the whole release is ``(ε, δ)``-DP. The
+ledger reports the allocated amounts (an upper bound of what was spent). Noise comes from OS
+entropy, never from the run's recorded seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..autoconfig import auto_delta
+from ..config import SafeSynthesizerParameters, is_auto
+from ..errors import UserInputError
+from ..schema import ColumnSchema, TableSchema
+from .accounting import split_budget
+
+MARGIN = 2.0  # bounds are widened by this factor (post-processing): plausible novel values stay valid
+FLOAT_DECIMALS = 6
+CATEGORICAL_COVERAGE = 0.9
+MAX_CATEGORIES = 1000
+
+
+def discrete_laplace(rng: np.random.Generator, epsilon: float, size: int) -> np.ndarray:
+    """Integer noise with ``P(Z = k) ∝ exp(−ε |k|)``: the difference of two geometric variables."""
+    p = 1.0 - math.exp(-epsilon)
+    return rng.geometric(p, size) - rng.geometric(p, size)
+
+
+def histogram_threshold(epsilon: float, delta: float) -> int:
+    """``τ`` of the thresholded discrete-Laplace histogram (module docstring)."""
+    t = math.exp(-epsilon)
+    return 1 + math.ceil(math.log(1.0 / (delta * (1.0 + t))) / epsilon)
+
+
+def dp_histogram(values: pd.Series, epsilon: float, delta: float, rng: np.random.Generator) -> dict[Any, int]:
+    """Values (``None`` for missing) whose noisy count clears ``τ``, with their noisy counts."""
+    counts = values.value_counts(dropna=False)
+    noisy = counts.to_numpy() + discrete_laplace(rng, epsilon, len(counts))
+    tau = histogram_threshold(epsilon, delta)
+    keys = [None if pd.isna(k) else k for k in counts.index]
+    return {key: int(c) for key, c in zip(keys, noisy, strict=True) if c >= tau}
+
+
+MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP = -20, 62  # |x| buckets [2^e, 2^(e+1)) for e in this range
+LENGTH_MAX_EXP = 17  # length buckets 0, [1, 2), [2, 4), ..., [2^17, 2^18)
+SPURIOUS_BUCKET_PROBABILITY = 0.05  # accuracy target of the bucket threshold (post-processing)
+
+
+def bucket_threshold(epsilon: float, n_buckets: int) -> int:
+    """Noisy count a bucket needs to be kept: ``ceil(ln(K / β) / ε)``, so an empty bucket passes w.p. ``<= β / K``."""
+    return math.ceil(math.log(n_buckets / SPURIOUS_BUCKET_PROBABILITY) / epsilon)
+
+
+def magnitude_buckets(values: np.ndarray) -> np.ndarray:
+    """Bucket of each value: 0 for ``|x| < 2^MIN``, else ``±(e − MIN + 1)`` for ``|x| ∈ [2^e, 2^(e+1))``."""
+    x = np.asarray(values, dtype=float)
+    magnitude = np.abs(x)
+    with np.errstate(divide="ignore"):
+        exponent = np.floor(np.log2(np.where(magnitude > 0, magnitude, 1.0)))
+    exponent = np.clip(exponent, MAGNITUDE_MIN_EXP - 1, MAGNITUDE_MAX_EXP)
+    index = (exponent - MAGNITUDE_MIN_EXP + 1).astype(int)
+    index[magnitude < 2.0**MAGNITUDE_MIN_EXP] = 0
+    return np.sign(x).astype(int) * index
+
+
+def noisy_kept_buckets(
+    buckets: np.ndarray, domain: Sequence[int], epsilon: float, rng: np.random.Generator
+) -> list[int]:
+    """Buckets of a public finite ``domain`` whose discrete-Laplace noisy count clears the threshold (ε-DP)."""
+    counts = pd.Series(buckets).value_counts()
+    true = np.array([int(counts.get(b, 0)) for b in domain])
+    noisy = true + discrete_laplace(rng, epsilon, len(domain))
+    tau = bucket_threshold(epsilon, len(domain))
+    return [b for b, c in zip(domain, noisy, strict=True) if c >= tau]
+
+
+def _bucket_edges(bucket: int) -> tuple[float, float]:
+    """``[low, high)`` of a magnitude bucket (signed)."""
+    if bucket == 0:
+        return 0.0, 0.0
+    e = abs(bucket) + MAGNITUDE_MIN_EXP - 1
+    low, high = 2.0**e, 2.0 ** (e + 1)
+    return (low, high) if bucket > 0 else (-high, -low)
+
+
+def _one_record_per_unit(train: pd.DataFrame, group_by: str | None, rng: np.random.Generator) -> pd.DataFrame:
+    """Contribution bounding: the table itself, or one uniformly drawn record per group."""
+    if not group_by:
+        return train
+    keys = train[group_by].astype(object).where(train[group_by].notna(), "\0missing")
+    order = rng.permutation(len(train))
+    shuffled = train.iloc[order]
+    return shuffled[~keys.iloc[order].duplicated().to_numpy()]
+
+
+def _numeric_range(
+    values: np.ndarray, epsilon: float, is_int: bool, rng: np.random.Generator
+) -> tuple[float | None, float | None]:
+    """``[lo, hi]`` from the kept magnitude buckets, widened by ``MARGIN`` (None, None: nothing kept)."""
+    domain = list(
+        range(-(MAGNITUDE_MAX_EXP - MAGNITUDE_MIN_EXP + 2), MAGNITUDE_MAX_EXP - MAGNITUDE_MIN_EXP + 3)
+    )
+    kept = noisy_kept_buckets(magnitude_buckets(values), domain, epsilon, rng)
+    if not kept:
+        return None, None
+    low = min(_bucket_edges(b)[0] for b in kept)
+    high = max(_bucket_edges(b)[1] for b in kept)
+    lo = low * MARGIN if low < 0 else low / MARGIN
+    hi = high * MARGIN if high > 0 else high / MARGIN
+    if is_int:
+        return float(math.floor(lo)), float(math.ceil(hi))
+    return lo, hi
+
+
+def _length_bound(lengths: np.ndarray, epsilon: float, rng: np.random.Generator) -> int | None:
+    """``MARGIN ×`` the upper edge of the longest kept length bucket (None: nothing kept)."""
+    buckets = np.where(lengths > 0, np.floor(np.log2(np.maximum(lengths, 1))) + 1, 0).astype(int)
+    buckets = np.minimum(buckets, LENGTH_MAX_EXP + 1)
+    kept = noisy_kept_buckets(buckets, list(range(LENGTH_MAX_EXP + 2)), epsilon, rng)
+    if not kept:
+        return None
+    top = max(kept)
+    return max(1, int(MARGIN * (2**top if top > 0 else 1)))
+
+
+def _declared(name: str, domain: Any, series: pd.Series) -> ColumnSchema:
+    if isinstance(domain, ColumnSchema):
+        return domain
+    if isinstance(domain, tuple) and len(domain) == 2:
+        is_int = pd.api.types.is_integer_dtype(series)
+        return ColumnSchema(
+            name,
+            "integer" if is_int else "number",
+            nullable=True,
+            minimum=float(domain[0]),
+            maximum=float(domain[1]),
+            decimals=0 if is_int else FLOAT_DECIMALS,
+        )
+    if isinstance(domain, Sequence) and not isinstance(domain, str):
+        return ColumnSchema(name, "categorical", nullable=True, categories=[str(v) for v in domain])
+    raise UserInputError(f"public domain of column {name!r}: give a list of values or (minimum, maximum)")
+
+
+def dp_schema(
+    train: pd.DataFrame,
+    params: SafeSynthesizerParameters,
+    *,
+    public_domains: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+) -> tuple[TableSchema, dict[str, Any]]:
+    """The DP generation schema of ``train`` and its ledger (mechanisms in the module docstring).
+
+    ``public_domains`` maps a column to a declared domain (a list of categories, ``(min, max)`` or a
+    :class:`ColumnSchema`) that is used as is and costs no budget. ``seed`` is for tests only: noise
+    from a known seed can be replayed, so the default draws it from OS entropy.
+    """
+    if params.privacy is None or not params.privacy.dp_enabled:
+        raise UserInputError("dp_schema needs privacy.dp_enabled")
+    group_by = params.data.group_training_examples_by
+    if group_by and group_by not in train.columns:
+        raise UserInputError(
+            f"config.data.group_training_examples_by names column {group_by!r}, which the data does not have"
+        )
+    declared = dict(public_domains or {})
+    unknown = sorted(set(declared) - {str(c) for c in train.columns})
+    if unknown:
+        raise UserInputError(f"public domains given for columns the data does not have: {', '.join(unknown)}")
+    n_units = int(train[group_by].nunique(dropna=False)) if group_by else len(train)
+    delta = auto_delta(n_units) if is_auto(params.privacy.delta) else float(params.privacy.delta)
+    budget = split_budget(float(params.privacy.epsilon), delta)
+    rng = np.random.default_rng(seed)  # None: OS entropy
+    rows = _one_record_per_unit(train, group_by, rng)
+
+    kinds: dict[str, str] = {}
+    for column in train.columns:
+        name, series = str(column), train[column]
+        if name in declared:
+            kinds[name] = "declared"
+        elif pd.api.types.is_bool_dtype(series):
+            kinds[name] = "boolean"
+        elif pd.api.types.is_numeric_dtype(series):
+            kinds[name] = "numeric"
+        else:
+            kinds[name] = "text"
+    paying = [c for c, k in kinds.items() if k in ("numeric", "text")]
+    n_text = sum(1 for k in kinds.values() if k == "text")
+    eps_column = budget.schema_epsilon / len(paying) if paying else 0.0
+    delta_column = budget.schema_delta / n_text if n_text else 0.0
+
+    columns: list[ColumnSchema] = []
+    mechanisms: dict[str, dict[str, Any]] = {}
+    for column in train.columns:
+        name, kind = str(column), kinds[str(column)]
+        series = rows[column]
+        if kind == "declared":
+            columns.append(_declared(name, declared[name], train[column]))
+            mechanisms[name] = {"mechanism": "declared public domain", "epsilon": 0.0, "delta": 0.0}
+        elif kind == "boolean":
+            columns.append(ColumnSchema(name, "boolean", nullable=True))
+            mechanisms[name] = {"mechanism": "none (boolean dtype)", "epsilon": 0.0, "delta": 0.0}
+        elif kind == "numeric":
+            is_int = pd.api.types.is_integer_dtype(series)
+            present = series.dropna().to_numpy(dtype=float)
+            lo, hi = _numeric_range(present, eps_column, is_int, rng)
+            columns.append(
+                ColumnSchema(
+                    name,
+                    "integer" if is_int else "number",
+                    nullable=True,
+                    minimum=lo,
+                    maximum=hi,
+                    decimals=0 if is_int else FLOAT_DECIMALS,
+                )
+            )
+            mechanisms[name] = {
+                "mechanism": "thresholded discrete-Laplace histogram of log2 magnitude buckets",
+                "epsilon": eps_column,
+                "delta": 0.0,
+            }
+        else:
+            kept = dp_histogram(series.astype(str).where(series.notna()), eps_column / 2, delta_column, rng)
+            coverage = sum(kept.values()) / max(n_units, 1)
+            categories = sorted(str(v) for v in kept if v is not None)
+            info: dict[str, Any] = {
+                "mechanism": "thresholded discrete-Laplace histogram",
+                "epsilon": eps_column,
+                "delta": delta_column,
+                "threshold": histogram_threshold(eps_column / 2, delta_column),
+            }
+            if categories and coverage >= CATEGORICAL_COVERAGE and len(categories) <= MAX_CATEGORIES:
+                columns.append(ColumnSchema(name, "categorical", nullable=True, categories=categories))
+                info["outcome"] = "categorical"
+            else:
+                lengths = series.dropna().astype(str).str.len().to_numpy(dtype=float)
+                max_length = _length_bound(lengths, eps_column / 2, rng)
+                columns.append(
+                    ColumnSchema(name, "string", nullable=True, min_length=0, max_length=max_length)
+                )
+                info["mechanism"] += " + thresholded discrete-Laplace histogram of log2 length buckets"
+                info["outcome"] = "string"
+            mechanisms[name] = info
+    spent_eps = eps_column * len(paying)
+    spent_delta = delta_column * n_text
+    ledger = {
+        "epsilon": spent_eps,
+        "delta": spent_delta,
+        "epsilon_reserved": budget.schema_epsilon,
+        "delta_reserved": budget.schema_delta,
+        "privacy_unit": "group" if group_by else "record",
+        "n_units": n_units,
+        "contribution_bound": "one random record per group" if group_by else "one record per unit",
+        "composition": "basic composition over columns; (epsilon, delta) <= reserved share",
+        "columns": mechanisms,
+        "noise_source": "fixed seed (tests only: NOT private)" if seed is not None else "OS entropy",
+    }
+    return TableSchema(columns), ledger
