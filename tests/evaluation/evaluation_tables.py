@@ -5,7 +5,36 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-WORDS = ["the", "patient", "reported", "mild", "pain", "after", "surgery", "and", "was", "discharged", "home", "today", "with", "follow", "up", "advice", "on", "diet", "rest", "exercise", "medication", "review", "next", "week", "by", "the", "clinic", "team"]
+WORDS = [
+    "the",
+    "patient",
+    "reported",
+    "mild",
+    "pain",
+    "after",
+    "surgery",
+    "and",
+    "was",
+    "discharged",
+    "home",
+    "today",
+    "with",
+    "follow",
+    "up",
+    "advice",
+    "on",
+    "diet",
+    "rest",
+    "exercise",
+    "medication",
+    "review",
+    "next",
+    "week",
+    "by",
+    "the",
+    "clinic",
+    "team",
+]
 
 
 def population(n: int, seed: int) -> pd.DataFrame:

@@ -108,7 +108,15 @@ def test_result_is_json_ready_without_records(results, tables):
     text = r.to_json()
     data = json.loads(text)
     assert data["sqs"] == r.sqs and data["dps"] == r.dps
-    for key in ("quality", "privacy", "real_data_reference", "utility", "timings_seconds", "dataset", "charts"):
+    for key in (
+        "quality",
+        "privacy",
+        "real_data_reference",
+        "utility",
+        "timings_seconds",
+        "dataset",
+        "charts",
+    ):
         assert key in data
     assert data["dataset"]["rows"] == {"train": 1200, "holdout": 600, "synthetic": 1200}
     # no raw numeric cell of the training data leaks into the metrics
@@ -118,7 +126,9 @@ def test_result_is_json_ready_without_records(results, tables):
 def test_regression_target_and_progress(tables):
     events = []
     hub = ProgressHub([events.append])
-    cfg = EvaluationParameters(target_column="income", mia_enabled=False, aia_enabled=False, pii_replay_enabled=False)
+    cfg = EvaluationParameters(
+        target_column="income", mia_enabled=False, aia_enabled=False, pii_replay_enabled=False
+    )
     r = evaluate(tables["train"], tables["holdout"], tables["fresh"], cfg, progress=hub)
     u = r.metrics["utility"]
     assert u["task"] == "regression" and u["train_real_test_real"]["r2"] > 0.1
@@ -141,7 +151,9 @@ def test_no_holdout_means_dps_is_aia_only(tables, config):
 
 def test_pii_replay_in_evaluate(tables, config):
     train = tables["train"].assign(email=[f"user{i}@example.com" for i in range(1200)])
-    syn = tables["fresh"].assign(email=[f"user{i}@example.com" if i < 7 else f"new{i}@example.org" for i in range(1200)])
+    syn = tables["fresh"].assign(
+        email=[f"user{i}@example.com" if i < 7 else f"new{i}@example.org" for i in range(1200)]
+    )
     r = evaluate(train, tables["holdout"].assign(email="h@example.com"), syn, config, pii_replay=None)
     assert r.metrics["privacy"]["pii_replay"]["notes"] == ["skipped: PII stage did not run"]
     pii = PiiReplayInput(column_entities={"email": "email_address"})
@@ -153,7 +165,13 @@ def test_pii_replay_in_evaluate(tables, config):
 
 
 def test_dp_ledger_is_reported(tables, config):
-    ledger = {"epsilon_spent": 7.93, "delta": 1e-5, "noise_multiplier": 0.8, "accountant": "prv", "steps": 120}
+    ledger = {
+        "epsilon_spent": 7.93,
+        "delta": 1e-5,
+        "noise_multiplier": 0.8,
+        "accountant": "prv",
+        "steps": 120,
+    }
     r = evaluate(tables["train"], tables["holdout"], tables["fresh"], config, dp_ledger=ledger)
     dp = r.metrics["differential_privacy"]
     assert dp["enabled"] and dp["epsilon_spent"] == 7.93 and dp["accountant"] == "prv"
@@ -234,11 +252,28 @@ def test_wide_table_250_plus_columns(config):
     assert r.sqs is not None
 
 
-@pytest.mark.skipif(not DEMO.exists(), reason="demo data not present")
-def test_demo_data_holdout_scores_high(config):
+def _demo_split() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     df = pd.read_csv(DEMO)
     train = df.sample(frac=0.6, random_state=0)
     rest = df.drop(train.index)
-    holdout, fresh = rest.iloc[: len(rest) // 2], rest.iloc[len(rest) // 2 :]
-    r = evaluate(train, holdout, fresh, EvaluationParameters(sqs_report_rows=2000))
+    return train, rest.iloc[: len(rest) // 2], rest.iloc[len(rest) // 2 :]
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="demo data not present")
+def test_demo_data_fresh_sample_scores_high(monkeypatch):
+    monkeypatch.setattr("safe_synthesizer.evaluation.core.get_embedder", lambda: None)  # fast path
+    train, holdout, fresh = _demo_split()
+    r = evaluate(train, holdout, fresh, EvaluationParameters(sqs_report_rows=2000, target_column="income"))
     assert r.sqs >= 7.0 and r.dps >= 7.0
+    assert r.metrics["utility"]["train_synthetic_test_real"]["auc"] > 0.75
+    copy = evaluate(train, holdout, train.copy(), EvaluationParameters(sqs_report_rows=2000))
+    assert copy.dps < r.dps and any(w.startswith("too good") for w in copy.metrics["warnings"])
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not DEMO.exists(), reason="demo data not present")
+def test_demo_data_with_text_embeddings():
+    train, holdout, fresh = _demo_split()
+    r = evaluate(train, holdout, fresh, EvaluationParameters(sqs_report_rows=2000))
+    assert r.metrics["quality"]["text_semantic_similarity"]["score"] >= 7.0
+    assert r.sqs >= 7.0

@@ -12,7 +12,10 @@ Distances are Euclidean on these vectors (brute force, chunked matrix products).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._frame import ColumnProfile, EncodedFrame
 
@@ -78,6 +81,12 @@ def nn_distances(
     (queries in chunks of at most ``max_cells`` distance cells, to bound memory)."""
     k = min(k, len(index))
     chunk = max(1, max_cells // max(len(index), 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with threadpool_limits(limits=cores if len(queries) * len(index) > 4_000_000 else 1, user_api="blas"):
+        return _nn(queries, index, k, chunk)
+
+
+def _nn(queries: np.ndarray, index: np.ndarray, k: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     sq_index = (index**2).sum(1)
     dist = np.empty((len(queries), k))
     idx = np.empty((len(queries), k), dtype=np.int64)

@@ -3,6 +3,8 @@ Theil's U, correlation ratio, ROC AUC and bootstrap helpers."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import rankdata
@@ -94,7 +96,7 @@ def theils_u_pair(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     hy_given_x = float(-(pj * np.log(pj / px_b)).sum())
     u_xy = (hx - hx_given_y) / hx if hx > 0 else 0.0
     u_yx = (hy - hy_given_x) / hy if hy > 0 else 0.0
-    return float(np.clip(u_xy, 0, 1)), float(np.clip(u_yx, 0, 1))
+    return min(1.0, max(0.0, u_xy)), min(1.0, max(0.0, u_yx))
 
 
 def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
@@ -112,7 +114,22 @@ def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
         return 0.0
     means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     ss_between = float((counts * (means - mean) ** 2).sum())
-    return float(np.sqrt(np.clip(ss_between / ss_total, 0, 1)))
+    return math.sqrt(min(1.0, max(0.0, ss_between / ss_total)))
+
+
+def correlation_ratios(codes: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """Correlation ratio η of every column of a complete (no NaN) numeric block over nominal groups."""
+    c, k = dense_codes(codes)
+    counts = np.bincount(c, minlength=k).astype(float)
+    onehot = np.zeros((len(c), k))
+    onehot[np.arange(len(c)), c] = 1.0
+    sums = onehot.T @ block  # (k, m)
+    mean = block.mean(axis=0)
+    means = sums / np.maximum(counts, 1)[:, None]
+    ss_between = (counts[:, None] * (means - mean) ** 2).sum(axis=0)
+    ss_total = ((block - mean) ** 2).sum(axis=0)
+    ratio = np.divide(ss_between, ss_total, out=np.zeros_like(ss_total), where=ss_total > 0)
+    return np.sqrt(np.clip(ratio, 0.0, 1.0))
 
 
 def quantile_bins(values: np.ndarray, n_bins: int = 20) -> np.ndarray:

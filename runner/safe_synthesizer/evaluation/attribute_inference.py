@@ -24,7 +24,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import mode
 
 from ._frame import ColumnProfile, EncodedFrame
 from ._stats import entropy_of_counts, histogram_with_missing, shared_edges
@@ -89,6 +88,21 @@ def attribute_inference(
     for row in attack:
         combos.setdefault(tuple(sorted(rng.choice(ncols, q, replace=False).tolist())), []).append(int(row))
 
+    num_idx = [i for i, p in enumerate(cols) if p.is_number]
+    nom_idx = [i for i, p in enumerate(cols) if not p.is_number]
+
+    def finite_block(frame: EncodedFrame) -> np.ndarray:
+        if not num_idx:
+            return np.zeros((frame.n_rows, 0))
+        block = np.column_stack([frame.numbers[cols[i].name] for i in num_idx])
+        return np.where(np.isfinite(block), block, np.nan)
+
+    s_num, t_num = finite_block(synthetic), finite_block(train)
+    s_nom = np.column_stack([synthetic.codes[cols[i].name] for i in nom_idx]) if nom_idx else None
+    t_nom = np.column_stack([train.codes[cols[i].name] for i in nom_idx]) if nom_idx else None
+    is_dt = np.array([cols[i].kind == "datetime" for i in num_idx], dtype=bool)
+    dt_tol = np.array([0.01 * span.get(cols[i].name, 0.0) for i in num_idx])
+
     correct = np.zeros(ncols)
     scored = np.zeros(ncols)
     for combo, rows_list in combos.items():
@@ -104,25 +118,29 @@ def attribute_inference(
             else:
                 dist += a != b
         nn = np.argpartition(dist, K_NEIGHBOURS - 1, axis=1)[:, :K_NEIGHBOURS]
-        for ci, p in enumerate(cols):
-            if ci in combo:
-                continue
-            if p.is_number:
-                true = train.numbers[p.name][rows]
-                neigh = synthetic.numbers[p.name][nn]
+        known = set(combo)
+        if num_idx:
+            true = t_num[rows]  # (g, m)
+            with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                pred = np.nanmean(s_num[nn], axis=1)  # (g, k, m) → (g, m)
+                tol = np.where(is_dt[None, :], dt_tol[None, :], 0.01 * np.abs(true))
                 ok = np.isfinite(true)
-                with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    pred = np.nanmean(np.where(np.isfinite(neigh), neigh, np.nan), axis=1)
-                    tol = 0.01 * (span.get(p.name, 0.0) if p.kind == "datetime" else np.abs(true))
-                    hit = ok & np.isfinite(pred) & (np.abs(pred - true) <= tol)
-                correct[ci] += (hit & ok).sum()
-                scored[ci] += ok.sum()
-            else:
-                true = train.codes[p.name][rows]
-                pred = mode(synthetic.codes[p.name][nn], axis=1, keepdims=False).mode
-                correct[ci] += (pred == true).sum()
-                scored[ci] += len(rows)
+                hit = ok & np.isfinite(pred) & (np.abs(pred - true) <= tol)
+            for j, ci in enumerate(num_idx):
+                if ci not in known:
+                    correct[ci] += hit[:, j].sum()
+                    scored[ci] += ok[:, j].sum()
+        if nom_idx and s_nom is not None and t_nom is not None:
+            neigh = s_nom[nn]  # (g, k, m)
+            votes = (neigh[:, :, None, :] == neigh[:, None, :, :]).sum(axis=2)  # (g, k, m)
+            pick = votes.argmax(axis=1)  # first most frequent neighbour value
+            pred = np.take_along_axis(neigh, pick[:, None, :], axis=1)[:, 0, :]
+            hit = pred == t_nom[rows]
+            for j, ci in enumerate(nom_idx):
+                if ci not in known:
+                    correct[ci] += hit[:, j].sum()
+                    scored[ci] += len(rows)
 
     acc = np.divide(correct, scored, out=np.zeros(ncols), where=scored > 0)
     ent = np.array([column_entropy(p, train) for p in cols])

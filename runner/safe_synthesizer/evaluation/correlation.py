@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._frame import BINARY, CATEGORICAL, DATETIME, NUMERIC, ColumnProfile, EncodedFrame
-from ._stats import correlation_ratio, quantile_bins, theils_u_pair
+from ._stats import correlation_ratio, correlation_ratios, quantile_bins, theils_u_pair
 from .component import Component, skipped
 from .grading import clip_score, correlation_score
 
@@ -67,19 +67,29 @@ def correlation_matrix(
             r = np.nan_to_num(r, nan=0.0)
             r[std == 0, :] = 0.0
             r[:, std == 0] = 0.0
-            for a, i in enumerate(numeric_idx):
-                for b, j in enumerate(numeric_idx):
-                    if i != j:
-                        mat[i, j] = float(np.clip(r[a, b], -1, 1))
+            np.fill_diagonal(r, 1.0)
+            idx = np.asarray(numeric_idx)
+            mat[np.ix_(idx, idx)] = np.clip(r, -1.0, 1.0)
         else:
             for a, i in enumerate(numeric_idx):
                 for j in numeric_idx[a + 1 :]:
                     mat[i, j] = mat[j, i] = _pearson(frame.numbers[cols[i].name], frame.numbers[cols[j].name])
     binned: dict[str, np.ndarray] = {}
+    # Vectorised η for low-uniqueness nominal columns against the complete numeric columns.
+    complete = [i for i in numeric_idx if np.isfinite(frame.numbers[cols[i].name]).all()]
+    done: set[tuple[int, int]] = set()
+    if complete:
+        block = np.column_stack([frame.numbers[cols[i].name] for i in complete])
+        for i, p in enumerate(cols):
+            if p.is_nominal and ref_unique.get(p.name, 0.0) <= 0.10:
+                etas = correlation_ratios(frame.codes[p.name], block)
+                for j, eta in zip(complete, etas, strict=True):
+                    mat[i, j] = mat[j, i] = float(eta)
+                    done.add((min(i, j), max(i, j)))
     for i in range(k):
         for j in range(i + 1, k):
             pi, pj = cols[i], cols[j]
-            if pi.is_number and pj.is_number:
+            if (pi.is_number and pj.is_number) or (i, j) in done:
                 continue
             if pi.is_nominal and pj.is_nominal:
                 u_ij, u_ji = theils_u_pair(frame.codes[pi.name], frame.codes[pj.name])

@@ -46,6 +46,11 @@ def _features(
     return np.column_stack(fa), np.column_stack(fb)
 
 
+def _solver(x: np.ndarray) -> str:
+    # Exact either way; the covariance route is far cheaper for tall tables with many columns.
+    return "covariance_eigh" if x.shape[1] <= 2000 and x.shape[0] >= x.shape[1] else "full"
+
+
 def project(
     profiles: list[ColumnProfile], ref: EncodedFrame, other: EncodedFrame, seed: int = 333
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -61,7 +66,7 @@ def project(
         other = other.take(np.sort(rng.choice(other.n_rows, n, replace=False)))
     xa, xb = _features(cols, ref, other)
     scaler = StandardScaler().fit(xa)
-    pca = PCA(n_components=2, random_state=444).fit(scaler.transform(xa))
+    pca = PCA(n_components=2, random_state=444, svd_solver=_solver(xa)).fit(scaler.transform(xa))
     return pca.transform(scaler.transform(xa)), pca.transform(scaler.transform(xb))
 
 

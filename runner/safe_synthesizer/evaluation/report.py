@@ -148,20 +148,21 @@ def _quality(m: dict) -> str:
             f"{_notes(comp.get('notes'))}</td>"
             f"<td class='num'>{_score(comp.get('score'))}<br>{svg.score_bar(comp.get('score'), 110)}</td>"
             f"<td class='num'>{ref_cell}{flag}</td>"
-            f"<td class='num'>{_score(r.get('synthetic_score_matched')) if r else '—'}</td></tr>"
+            "</tr>"
         )
     ref_meta = m.get("real_data_reference", {})
     ref_note = (
-        f"Real-data reference: the holdout scored against the training data at {ref_meta.get('rows')} rows; "
-        f"95% range from {ref_meta.get('bootstrap_replicates')} bootstrap replicates (the range an independent real "
-        "sample would fall in). The matched column scores the synthetic data at the same row count."
+        f"Real-data reference: the holdout ({ref_meta.get('rows')} rows) scored against the training data the same "
+        f"way; 95% range from {ref_meta.get('bootstrap_replicates')} bootstrap replicates (where an independent real "
+        "sample of that size would fall). Synthetic distances below that range, rescaled to the synthetic sample "
+        "size, are flagged as too good to be true."
         if "rows" in ref_meta
         else f"Real-data reference: {escape(str(ref_meta.get('skipped', 'not available')))}."
     )
     return f"""
 <section id="quality"><h2>Synthetic quality</h2>
 <table><tr><th>component</th><th class="num">score</th><th class="num">real-data reference [95% range]</th>
-<th class="num">synthetic, size-matched</th></tr>{"".join(rows)}</table>
+</tr>{"".join(rows)}</table>
 <div class="small muted">{ref_note}</div>
 </section>"""
 

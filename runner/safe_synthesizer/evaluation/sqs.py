@@ -7,11 +7,15 @@ ran``; ``text = (0.7·Semantic + 0.3·Structure) / Σ weights of the parts that 
 ``SQS = (n_tab·tabular + n_text·text) / (n_tab + n_text)`` with n_tab, n_text the numbers of scored
 tabular and text columns. A component scoring 0 counts as 0; a skipped one is left out.
 
-Real-data reference: each component is computed for holdout-vs-train at the same row count m as a
-size-matched synthetic sample. Its 95% range is ``d_ref ± 1.96·√2·σ̂`` with σ̂ the bootstrap
-standard deviation of the reference distance (B holdout resamples): the range within which the
-distance of an independent real sample of m rows would fall. A synthetic distance below that range
-is "too good to be true": closer to the training data than fresh real data gets, a sign of copying.
+Real-data reference: each component is computed for holdout-vs-train (m holdout rows, N training
+rows). Its 95% range is ``d_ref ± 1.96·√2·σ̂`` with σ̂ the bootstrap standard deviation of the
+reference distance (B holdout resamples): the range within which the distance of an independent
+real sample of m rows would fall. Between two independent samples these distances are sampling
+noise, which shrinks like ``√(1/m + 1/N)``; so for the synthetic sample (n rows) the lower end is
+rescaled by ``f = √((1/n + 1/N) / (1/m + 1/N))``. The synthetic data is "too good to be true" when
+its distance is below ``f·(d_ref − 3.29·√2·σ̂)`` (the 99.9% lower end, so independent real-like
+samples almost never trip it), or exactly 0 while the real reference is not: closer to the training
+data than fresh real data of that size gets — a sign of copying (a copy has distance 0).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ TABULAR_WEIGHTS = {
 }
 TEXT_WEIGHTS = {"text_semantic_similarity": 0.7, "text_structure_similarity": 0.3}
 Z95 = 1.959963984540054
+Z_WARN = 3.2905267314919255  # two-sided 99.9%
 
 
 def _weighted(scores: dict[str, float | None], weights: dict[str, float]) -> float | None:
@@ -48,10 +53,15 @@ def aggregate_sqs(scores: dict[str, float | None], n_tabular: int, n_text: int) 
     return sum(n * s for n, s in parts) / sum(n for n, _ in parts)
 
 
-def prediction_range(d_ref: float, boot_sd: float) -> tuple[float, float]:
-    """95% range of the distance an independent real sample would get."""
-    half = Z95 * math.sqrt(2.0) * boot_sd
+def prediction_range(d_ref: float, boot_sd: float, z: float = Z95) -> tuple[float, float]:
+    """Range (95% by default) of the distance an independent real sample would get."""
+    half = z * math.sqrt(2.0) * boot_sd
     return max(0.0, d_ref - half), d_ref + half
+
+
+def size_factor(m: int, n: int, n_train: int) -> float:
+    """Noise-scaling factor from a reference sample of m rows to a synthetic sample of n rows."""
+    return math.sqrt((1.0 / n + 1.0 / n_train) / (1.0 / m + 1.0 / n_train))
 
 
 def score_range(lo: float, hi: float, to_score: Callable[[float], float]) -> list[float]:
