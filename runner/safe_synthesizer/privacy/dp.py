@@ -147,11 +147,11 @@ def make_plan(
         floor_total = floor_train / (1.0 - budget.schema_epsilon / budget.epsilon)
         needed = math.ceil(n_units * (floor_total / budget.epsilon) ** 2)
         raise UserInputError(
-            f"privacy.epsilon = {_pretty(budget.epsilon)} cannot be reached: with n = {n_units} {unit}s, "
-            f"batch {batch} (q = {_pretty(q)}) and {steps} steps ({_pretty(epochs)} epochs) even noise "
-            f"multiplier {SIGMA_MAX:g} gives epsilon {_pretty(floor_total)}. The smallest feasible epsilon "
-            f"for this data size and training length is about {_pretty(floor_total)}: raise privacy.epsilon, "
-            f"train fewer epochs (training.num_input_records_to_sample), or provide about {needed} {unit}s"
+            f"privacy.epsilon = {_pretty(budget.epsilon)} cannot be reached with n = {n_units} {unit}s, "
+            f"batch {batch} (q = {_pretty(q)}) and {steps} steps ({_pretty(epochs)} epochs): the smallest "
+            f"feasible epsilon for this data size and training length is about {_pretty(floor_total)} "
+            f"(noise multiplier {SIGMA_MAX:g}). Raise privacy.epsilon, train fewer epochs "
+            f"(training.num_input_records_to_sample) or with a smaller batch, or provide about {needed} {unit}s"
         )
     allowed = max_steps_within(budget.training_epsilon, sigma, q, budget.training_delta, steps)
     if allowed < steps:  # cannot happen: σ was chosen for T steps with the same accountant
@@ -287,8 +287,10 @@ class DPTrainer:
             generator=generator,
         )
         training = self.params.training
+        # A plateau schedule would need the training loss, which is not released under DP.
+        schedule = "constant" if training.lr_scheduler == "reduce_lr_on_plateau" else training.lr_scheduler
         scheduler = get_scheduler(
-            training.lr_scheduler,
+            schedule,
             optimizer,
             num_warmup_steps=int(training.warmup_ratio * total),
             num_training_steps=total,
@@ -297,7 +299,7 @@ class DPTrainer:
         started = time.time()
         steps, units_drawn, stopped_early = 0, 0, False
         sizes: list[int] = []
-        report_every = max(1, total // 10)
+        report_every = max(1, math.ceil(total / 4))  # ε for the progress line: 4 coarse evaluations
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*Full backward hook.*")
@@ -376,9 +378,11 @@ class DPTrainer:
         """The privacy ledger (``summary.json`` ``privacy``, the report, the CR's ``epsilonSpent``)."""
         budget = plan.budget
         q, sigma = plan.sampling_rate, plan.noise_multiplier
-        eps_train = epsilon_for(sigma, q, steps, budget.training_delta)
+        eps_train = epsilon_for(sigma, q, steps, budget.training_delta) if sigma > 0 else math.inf
         try:
             cross_check: float | None = round(opacus_prv_epsilon(sigma, q, steps, budget.training_delta), 4)
+            if not sigma > 0:
+                cross_check = None
         except Exception:  # noqa: BLE001 - a cross-check only; PRV refuses some extreme settings
             cross_check = None
         return {
@@ -415,5 +419,7 @@ class DPTrainer:
 
 def _up(x: float, places: int = 4) -> float:
     """Round ε up (a reported bound must not shrink by rounding)."""
+    if not math.isfinite(x):
+        return x
     scale = 10**places
     return math.ceil(x * scale) / scale
