@@ -277,3 +277,31 @@ def test_demo_data_with_text_embeddings():
     r = evaluate(train, holdout, fresh, EvaluationParameters(sqs_report_rows=2000))
     assert r.metrics["quality"]["text_semantic_similarity"]["score"] >= 7.0
     assert r.sqs >= 7.0
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["empty_synthetic", "tiny", "one_column", "no_shared_column", "all_null_synthetic", "constant_text"],
+)
+def test_degenerate_inputs_do_not_crash(case, tables):
+    from safe_synthesizer.evaluation import render_report
+
+    train, holdout = tables["train"], tables["holdout"]
+    inputs = {
+        "empty_synthetic": (train, holdout, train.iloc[:0]),
+        "tiny": (train.iloc[:5], holdout.iloc[:3], tables["fresh"].iloc[:4]),
+        "one_column": (train[["x"]], holdout[["x"]], tables["fresh"][["x"]]),
+        "no_shared_column": (train, holdout, pd.DataFrame({"zzz": [1, 2, 3]})),
+        "all_null_synthetic": (train, holdout, train.map(lambda v: None)),
+        "constant_text": (
+            pd.DataFrame({"t": ["a b c d e f"] * 30}),
+            None,
+            pd.DataFrame({"t": ["x y z"] * 30}),
+        ),
+    }[case]
+    r = evaluate(*inputs, EvaluationParameters(target_column="group"))
+    json.loads(r.to_json())
+    assert "<html" in render_report(r, case)
+    if case in ("empty_synthetic", "no_shared_column"):
+        assert r.sqs is None and r.dps is None
+        assert r.metrics["warnings"][-1].startswith("nothing to evaluate")

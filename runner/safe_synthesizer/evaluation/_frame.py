@@ -41,7 +41,6 @@ NUMBER_KINDS = (NUMERIC, DATETIME)
 TABULAR_KINDS = (NUMERIC, DATETIME, BINARY, CATEGORICAL)
 MISSING_LABEL = "<missing>"
 
-_BOOL_WORDS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
 _WORD = re.compile(r"\w+")
 
 
@@ -186,7 +185,7 @@ def labels_of(series: pd.Series) -> np.ndarray:
             s = str(v).strip()
             if s == "":
                 out[i] = MISSING_LABEL
-            elif s.lower() in _BOOL_WORDS and s.lower() in ("true", "false"):
+            elif s.lower() in ("true", "false"):
                 out[i] = s.lower()
             else:
                 try:

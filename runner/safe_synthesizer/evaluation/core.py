@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -343,7 +344,9 @@ def evaluate(
     BLAS/OpenMP run single-threaded here (small matrices; spinning threads on a busy CPU cost up
     to 10x); the large nearest-neighbour products use every core (:func:`._distance.nn_distances`).
     """
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), np.errstate(all="ignore"), warnings.catch_warnings():
+        # Degenerate tables (empty, constant, all missing) make numpy warn; the metrics handle them.
+        warnings.simplefilter("ignore", RuntimeWarning)
         return _evaluate(
             train,
             holdout,
@@ -400,6 +403,21 @@ def _evaluate(
         warnings_out.append(
             "no holdout: membership inference, DCR, the real-data reference and utility are skipped; "
             "DPS is the attribute inference score alone"
+        )
+    if len(synthetic) == 0 or not shared or len(train) == 0:
+        reason = (
+            "the synthetic data has no rows"
+            if len(synthetic) == 0
+            else "the training data has no rows"
+            if len(train) == 0
+            else "the synthetic data shares no column with the training data"
+        )
+        warnings_out.append(f"nothing to evaluate: {reason}")
+        steps.finish()
+        return EvaluationResult(
+            None,
+            None,
+            _jsonable({**metrics, "skipped": reason, "warnings": warnings_out, "notes": notes}),
         )
     columns = select_columns(shared, config.sqs_report_columns, config.mandatory_columns, COLUMN_SEED)
     if len(columns) < len(shared):
