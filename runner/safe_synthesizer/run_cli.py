@@ -152,6 +152,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     status_file = os.environ.get("SAFE_SYNTH_STATUS_FILE")
     if status_file:
         sinks.append(StatusFileSink(Path(status_file)))
+    from .k8s_progress import KubernetesProgressSink  # in a pod: patches the CR's status.progress
+
+    k8s_sink = KubernetesProgressSink.from_env()
+    if k8s_sink is not None:
+        sinks.append(k8s_sink)
     progress = ProgressHub(sinks)
 
     from .pipeline import run_pipeline

@@ -1,0 +1,432 @@
+"""Level-triggered reconcile of one ``SafeSynthesizerJob``: read everything, decide, write the diff.
+
+Every trigger (kopf create/resume/update handlers, events of the child Job, the resync timer, a
+requeue) calls :meth:`Reconciler.reconcile`, which
+
+1. reads the CR (gone or being deleted: nothing to do; children go with the garbage collector);
+2. for a finished CR (Succeeded/Failed) only applies ``ttlSecondsAfterFinished``;
+3. validates the spec with the runner's own models (``parse_document``): invalid → Failed,
+   ``InvalidSpec`` with every error, a Warning event and no Job;
+4. ``spec.suspend: true`` → deletes the run's Job (pods get SIGTERM) → Cancelled;
+5. otherwise makes sure exactly one Job exists for the current run: its deterministic name
+   (:func:`jobs.job_name`) is created or, on ``409 AlreadyExists``, adopted after checking the
+   owner uid; Jobs of other runs owned by the CR are deleted. ``pretrainedModelJob`` is resolved
+   first (wait while it runs, fail if it failed, hand its adapter URL to the pod);
+6. derives the status from the Job and its newest pod and writes only what changed (merge patch
+   with a ``resourceVersion`` lock; a conflict re-runs the reconcile), posting an Event per
+   transition.
+
+Reconciles of one CR never overlap: a trigger that finds one running marks the CR dirty and the
+running reconcile goes round once more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from safe_synthesizer.config import ConfigError, SafeSynthesizerJob, parse_document
+
+from . import jobs, status
+from .kube import KubeApi
+from .metrics import Metrics
+from .settings import OperatorSettings
+
+log = logging.getLogger("safe_synthesizer_operator")
+
+Key = tuple[str, str]
+CONFLICT_RETRIES = 5
+
+
+@dataclass
+class Known:
+    """What the operator remembers about a CR between events (for the timer and the metrics)."""
+
+    phase: str | None = None
+    finished_at: float | None = None  # epoch seconds of completionTime
+    ttl: int | None = None
+    waiting_on: Key | None = None
+
+
+class Reconciler:
+    """Reconciles CRs; thread-safe (one reconcile per CR at a time)."""
+
+    def __init__(
+        self,
+        kube: KubeApi,
+        settings: OperatorSettings,
+        metrics: Metrics | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.metrics = metrics or Metrics(self.phases)
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._guard = threading.Lock()
+        self._running: set[Key] = set()
+        self._dirty: set[Key] = set()
+        self._sa_cache: dict[Key, float] = {}
+        self.known: dict[Key, Known] = {}
+        self.last_success: float | None = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def phases(self) -> list[str | None]:
+        """Current phases of every known CR (for ``safesynth_jobs``)."""
+        with self._guard:
+            return [k.phase for k in self.known.values()]
+
+    def observe(self, body: dict[str, Any], deleted: bool = False) -> list[Key]:
+        """Record a CR seen on the watch; returns CRs waiting on it that should be re-checked now."""
+        meta = body.get("metadata") or {}
+        key = (meta.get("namespace") or "", meta.get("name") or "")
+        with self._guard:
+            if deleted:
+                self.known.pop(key, None)
+                return self._waiters(key)
+            entry = self.known.setdefault(key, Known())
+            st = body.get("status") or {}
+            entry.phase = st.get("phase")
+            finished = status.parse_time(st.get("completionTime"))
+            entry.finished_at = finished.timestamp() if finished else None
+            entry.ttl = (body.get("spec") or {}).get("ttlSecondsAfterFinished")
+            if entry.phase in status.FINISHED_PHASES:
+                return self._waiters(key)
+        return []
+
+    def _waiters(self, key: Key) -> list[Key]:
+        return [k for k, v in self.known.items() if v.waiting_on == key]
+
+    def keys_to_resync(self) -> list[Key]:
+        """CRs the timer should look at: unfinished ones, and finished ones with a TTL."""
+        with self._guard:
+            return [
+                key
+                for key, entry in self.known.items()
+                if entry.phase not in status.FINISHED_PHASES or entry.ttl is not None
+            ]
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def reconcile(self, namespace: str, name: str, trigger: str = "event") -> float | None:
+        """Reconcile one CR; returns a delay after which it wants to be looked at again."""
+        key = (namespace, name)
+        with self._guard:
+            if key in self._running:
+                self._dirty.add(key)
+                return None
+            self._running.add(key)
+        requeue: float | None = None
+        try:
+            while True:
+                with self._guard:
+                    self._dirty.discard(key)
+                self.metrics.reconciles.labels(trigger).inc()
+                try:
+                    requeue = self._reconcile_with_retries(namespace, name)
+                    self.last_success = time.time()
+                except Exception:
+                    self.metrics.reconcile_errors.labels(trigger).inc()
+                    log.exception("reconcile of %s/%s failed (trigger %s)", namespace, name, trigger)
+                    requeue = min(self.settings.resync_seconds, 5.0)
+                with self._guard:
+                    if key not in self._dirty:
+                        self._running.discard(key)
+                        break
+        except BaseException:
+            with self._guard:
+                self._running.discard(key)
+            raise
+        return requeue
+
+    def _reconcile_with_retries(self, namespace: str, name: str) -> float | None:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._reconcile_once(namespace, name)
+            except ApiException as exc:
+                if exc.status != 409 or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                log.debug("conflict writing %s/%s, retrying", namespace, name)
+        return None
+
+    # -- the reconcile -----------------------------------------------------------------------
+
+    def _reconcile_once(self, namespace: str, name: str) -> float | None:
+        cr = self.kube.get_cr(namespace, name)
+        if cr is None:
+            with self._guard:
+                self.known.pop((namespace, name), None)
+            return None
+        meta = cr.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return None
+        self.observe(cr)
+        current: dict[str, Any] = dict(cr.get("status") or {})
+        generation = meta.get("generation")
+        now = status.now_rfc3339(self.clock())
+        phase = current.get("phase")
+        raw_spec = cr.get("spec") or {}
+        owner = jobs.Owner(name=name, namespace=namespace, uid=meta["uid"], generation=int(generation or 1))
+
+        if phase in status.FINISHED_PHASES:
+            if current.get("observedGeneration") != generation:
+                self._write(cr, current, {**current, "observedGeneration": generation})
+            return self._apply_ttl(cr, current)
+
+        owned = self.kube.list_jobs(namespace, f"{jobs.LABEL_JOB_UID}={owner.uid}")
+        try:
+            manifest = parse_document(_manifest(cr), f"{namespace}/{name}")
+            assert isinstance(manifest, SafeSynthesizerJob)
+        except ConfigError as exc:
+            if not owned:
+                message = f"{len(exc.errors)} error(s) in the spec: " + "; ".join(str(e) for e in exc.errors)
+                desired = status.failed_status(current, generation, now, "InvalidSpec", message)
+                self._write(cr, current, desired)
+                return None
+            log.warning("%s/%s: spec no longer validates, but its Job exists: %s", namespace, name, exc)
+            manifest = None
+        suspended = bool(raw_spec.get("suspend"))
+
+        if suspended:
+            for job in owned:
+                self._delete_run(namespace, job)
+            names = [j["metadata"]["name"] for j in owned]
+            desired = status.cancelled_status(current, generation, now, names)
+            self._write(cr, current, desired)
+            return None
+
+        desired_name = jobs.job_name(name, owner.uid, owner.generation)
+        base = current
+        if phase == status.CANCELLED or (current.get("jobName") and current.get("jobName") != desired_name):
+            base = status.new_run_status(current, generation, now, resumed=phase == status.CANCELLED)
+        for job in owned:
+            if job["metadata"]["name"] != desired_name:
+                log.info("%s/%s: deleting Job %s of an earlier run", namespace, name, job["metadata"]["name"])
+                self._delete_run(namespace, job)
+        job = next((j for j in owned if j["metadata"]["name"] == desired_name), None)
+
+        if job is None:
+            created = status.get_condition(base.get("conditions") or [], "Created")
+            if base.get("jobName") == desired_name and created and created.get("status") == "True":
+                desired = status.failed_status(
+                    base,
+                    generation,
+                    now,
+                    "JobDeleted",
+                    f"the Job {desired_name} was deleted before it finished",
+                )
+                self._write(cr, current, desired)
+                return None
+            if manifest is None:
+                return None
+            outcome = self._start_run(cr, manifest, owner, desired_name, base, now)
+            if isinstance(outcome, tuple):
+                desired, requeue = outcome
+                self._write(cr, current, desired)
+                return requeue
+            job = outcome
+
+        observation = self._observe(namespace, job)
+        desired = status.status_from_job(base, observation, generation, now)
+        self._write(cr, current, desired)
+        if desired.get("phase") in status.FINISHED_PHASES:
+            return self._ttl_delay(raw_spec, desired)
+        return None
+
+    def _start_run(
+        self,
+        cr: dict[str, Any],
+        manifest: SafeSynthesizerJob,
+        owner: jobs.Owner,
+        job_name: str,
+        base: dict[str, Any],
+        now: str,
+    ) -> dict[str, Any] | tuple[dict[str, Any], float | None]:
+        """Create (or adopt) the run's ConfigMap and Job; or say why not yet (status, requeue)."""
+        spec = manifest.spec
+        generation = cr["metadata"].get("generation")
+        output = jobs.resolve_output(spec, owner, self.settings)
+        if output is None:
+            message = (
+                "spec.output is not set and the operator has no default output prefix (SSO_DEFAULT_OUTPUT)"
+            )
+            return status.failed_status(base, generation, now, "InvalidSpec", message), None
+        adapter_url: str | None = None
+        key = (owner.namespace, owner.name)
+        if spec.pretrainedModelJob:
+            resolved = self._resolve_pretrained(owner, spec.pretrainedModelJob)
+            with self._guard:
+                if key in self.known:
+                    self.known[key].waiting_on = resolved.ref if resolved.wait else None
+            if resolved.fail:
+                return status.failed_status(base, generation, now, resolved.reason, resolved.message), None
+            if resolved.wait:
+                desired = status.waiting_status(base, generation, now, resolved.reason, resolved.message)
+                return desired, self.settings.wait_seconds
+            adapter_url = resolved.adapter_url
+        account = spec.serviceAccountName or self.settings.job_service_account
+        if account and not self._service_account_exists(owner.namespace, account):
+            message = (
+                f"ServiceAccount {account!r} does not exist in namespace {owner.namespace!r}; "
+                "create it (the chart's jobNamespaces) or set spec.serviceAccountName"
+            )
+            return status.waiting_status(
+                base, generation, now, "ServiceAccountMissing", message
+            ), self.settings.wait_seconds
+
+        document = jobs.resolved_document(cr.get("spec") or {}, owner, output, self.settings)
+        self.kube.create_config_map(owner.namespace, jobs.build_config_map(owner, job_name, document))
+        body = jobs.build_job(
+            owner,
+            spec,
+            self.settings,
+            job_name,
+            adapter_url=adapter_url,
+            service_account=self.settings.job_service_account,
+        )
+        try:
+            job = self.kube.create_job(owner.namespace, body)
+            self.metrics.jobs_created.inc()
+            log.info("%s/%s: created Job %s", owner.namespace, owner.name, job_name)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            existing = self.kube.get_job(owner.namespace, job_name)
+            if existing is None:
+                raise  # deleted in between: the next reconcile creates it
+            owners = [r.get("uid") for r in existing["metadata"].get("ownerReferences") or []]
+            if owner.uid not in owners:
+                message = f"a Job named {job_name} exists and is not owned by this SafeSynthesizerJob"
+                return status.failed_status(base, generation, now, "JobNameConflict", message), None
+            log.info("%s/%s: adopted existing Job %s", owner.namespace, owner.name, job_name)
+            job = existing
+        return job
+
+    @dataclass
+    class _Pretrained:
+        ref: Key
+        adapter_url: str | None = None
+        wait: bool = False
+        fail: bool = False
+        reason: str = ""
+        message: str = ""
+
+    def _resolve_pretrained(self, owner: jobs.Owner, reference: str) -> _Pretrained:
+        namespace, _, name = reference.rpartition("/")
+        ref = (namespace or owner.namespace, name)
+        result = self._Pretrained(ref=ref)
+        label = f"{ref[0]}/{ref[1]}"
+        if ref == (owner.namespace, owner.name):
+            result.fail, result.reason = True, "InvalidSpec"
+            result.message = "spec.pretrainedModelJob names this job itself"
+            return result
+        other = self.kube.get_cr(*ref)
+        phase = ((other or {}).get("status") or {}).get("phase")
+        if other is None:
+            result.wait, result.reason = True, "WaitingForPretrainedModelJob"
+            result.message = f"waiting for SafeSynthesizerJob {label}: it does not exist (yet)"
+        elif phase == status.SUCCEEDED:
+            results = (other.get("status") or {}).get("results") or []
+            url = next((r.get("url") for r in results if r.get("id") == "adapter"), None)
+            if url:
+                result.adapter_url = url
+            else:
+                result.fail, result.reason = True, "PretrainedModelJobHasNoAdapter"
+                result.message = f"SafeSynthesizerJob {label} succeeded but published no adapter result"
+        elif phase == status.FAILED:
+            why = (other.get("status") or {}).get("message") or "no reason recorded"
+            result.fail, result.reason = True, "PretrainedModelJobFailed"
+            result.message = f"SafeSynthesizerJob {label} failed: {why}"
+        else:
+            result.wait, result.reason = True, "WaitingForPretrainedModelJob"
+            result.message = (
+                f"waiting for SafeSynthesizerJob {label} to succeed (phase {phase or 'none yet'})"
+            )
+        return result
+
+    def _service_account_exists(self, namespace: str, name: str) -> bool:
+        key = (namespace, name)
+        seen = self._sa_cache.get(key)
+        if seen is not None and time.time() - seen < 60:
+            return True
+        if self.kube.service_account_exists(namespace, name):
+            self._sa_cache[key] = time.time()
+            return True
+        return False
+
+    def _observe(self, namespace: str, job: dict[str, Any]) -> status.JobObservation:
+        """The Job plus, when it matters (not running yet, or finished), its pods."""
+        st = job.get("status") or {}
+        conditions = {c.get("type"): c.get("status") for c in st.get("conditions") or []}
+        finished = any(
+            conditions.get(t) == "True" for t in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet")
+        )
+        pods: Iterable[dict[str, Any]] = ()
+        if finished or not st.get("ready"):
+            uid = job["metadata"].get("uid")
+            pods = self.kube.list_pods(namespace, f"batch.kubernetes.io/controller-uid={uid}")
+        return status.observe_job(job, pods)
+
+    def _delete_run(self, namespace: str, job: dict[str, Any]) -> None:
+        name = job["metadata"]["name"]
+        self.kube.delete_job(namespace, name)
+        self.kube.delete_config_map(namespace, jobs.config_map_name(name))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _write(self, cr: dict[str, Any], current: dict[str, Any], desired: dict[str, Any]) -> None:
+        """Patch the changed status keys and post one Event per transition."""
+        patch = status.status_patch(current, desired)
+        if not patch:
+            return
+        meta = cr["metadata"]
+        updated = self.kube.patch_cr_status(meta["namespace"], meta["name"], patch, meta["resourceVersion"])
+        self.observe(updated)
+        for event in status.transitions(current, desired):
+            self.kube.post_event(cr, event.type, event.reason, event.message)
+        old_phase, new_phase = current.get("phase"), desired.get("phase")
+        if new_phase in status.FINISHED_PHASES and old_phase not in status.FINISHED_PHASES:
+            started = status.parse_time(desired.get("startTime"))
+            ended = status.parse_time(desired.get("completionTime"))
+            if started and ended:
+                self.metrics.job_duration.labels(new_phase).observe(
+                    max(0.0, (ended - started).total_seconds())
+                )
+            log.info("%s/%s: %s (%s)", meta["namespace"], meta["name"], new_phase, desired.get("message"))
+
+    # -- TTL ---------------------------------------------------------------------------------
+
+    def _ttl_delay(self, spec: dict[str, Any], st: dict[str, Any]) -> float | None:
+        ttl = spec.get("ttlSecondsAfterFinished")
+        finished = status.parse_time(st.get("completionTime"))
+        if ttl is None or finished is None:
+            return None
+        return max(0.0, (finished + dt.timedelta(seconds=int(ttl)) - self.clock()).total_seconds())
+
+    def _apply_ttl(self, cr: dict[str, Any], current: dict[str, Any]) -> float | None:
+        delay = self._ttl_delay(cr.get("spec") or {}, current)
+        if delay is None or delay > 0:
+            return delay
+        meta = cr["metadata"]
+        log.info("%s/%s: ttlSecondsAfterFinished passed, deleting", meta["namespace"], meta["name"])
+        self.kube.post_event(cr, "Normal", "TTLExpired", "ttlSecondsAfterFinished passed: deleting the job")
+        self.kube.delete_cr(meta["namespace"], meta["name"], meta["uid"])
+        return None
+
+
+def _manifest(cr: dict[str, Any]) -> dict[str, Any]:
+    """The CR as the runner's models expect it (metadata reduced to name and namespace)."""
+    meta = cr.get("metadata") or {}
+    return {
+        "apiVersion": cr.get("apiVersion"),
+        "kind": cr.get("kind"),
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "spec": cr.get("spec") or {},
+    }
