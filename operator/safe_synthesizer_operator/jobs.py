@@ -34,6 +34,7 @@ LABEL_RUN = "safesynthesizer.io/run"
 CONTAINER = "runner"
 CONFIG_DIR = "/etc/safe-synthesizer"
 CONFIG_FILE = "job.yaml"
+TMP_DIR = "/tmp"
 CACHE_DIR = "/var/cache/safe-synthesizer"
 HOME_DIR = "/home/safe-synthesizer"
 TERMINATION_LOG = "/dev/termination-log"
@@ -211,7 +212,7 @@ def _env(
     env: list[dict[str, Any]] = [
         {"name": "SAFE_SYNTH_TERMINATION_LOG", "value": TERMINATION_LOG},
         {"name": "HOME", "value": HOME_DIR},
-        {"name": "TMPDIR", "value": settings.tmp_dir},
+        {"name": "TMPDIR", "value": TMP_DIR},
         {"name": "SAFE_SYNTH_CACHE", "value": CACHE_DIR},
         {"name": "HF_HOME", "value": f"{CACHE_DIR}/huggingface"},
         {"name": "XDG_CACHE_HOME", "value": f"{CACHE_DIR}/xdg"},
@@ -258,10 +259,10 @@ def _volumes(settings: OperatorSettings, name_of_job: str) -> list[dict[str, Any
     ]
 
 
-def _mounts(settings: OperatorSettings) -> list[dict[str, Any]]:
+def _mounts() -> list[dict[str, Any]]:
     return [
         {"name": "job-config", "mountPath": CONFIG_DIR, "readOnly": True},
-        {"name": "tmp", "mountPath": settings.tmp_dir},
+        {"name": "tmp", "mountPath": TMP_DIR},
         {"name": "cache", "mountPath": CACHE_DIR},
         {"name": "home", "mountPath": HOME_DIR},
     ]
@@ -297,7 +298,7 @@ def build_job(
                 "args": ["--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
                 "env": _env(spec, owner, settings, adapter_url),
                 "resources": _resources(spec, settings),
-                "volumeMounts": _mounts(settings),
+                "volumeMounts": _mounts(),
                 "terminationMessagePath": TERMINATION_LOG,
                 "terminationMessagePolicy": "FallbackToLogsOnError",
                 "securityContext": {

@@ -34,9 +34,6 @@ variable                                  meaning (default)
 ``SSO_DEFAULT_TOLERATIONS``               JSON list added to ``spec.tolerations``
 ``SSO_RUN_AS_USER``                       numeric uid of job pods (1000)
 ``SSO_SCRATCH_SIZE_LIMIT``                ``sizeLimit`` of the job's ``/tmp`` and cache emptyDirs
-``SSO_TMP_DIR``                           mount path of the writable scratch emptyDir, also
-                                          ``TMPDIR`` (``/tmp``; the tests move it, see
-                                          tests/operator/conftest.py)
 ``SSO_RESYNC_SECONDS``                    how often every unfinished CR is re-checked (15)
 ``SSO_WAIT_SECONDS``                      requeue delay while waiting for a pretrained job (10)
 ``SSO_METRICS_PORT``                      Prometheus port; 0 disables (9090)
@@ -123,15 +120,6 @@ def _json(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
     return value
 
 
-def _abs_path(env: Mapping[str, str], name: str, default: str) -> str:
-    value = _str(env, name) or default
-    if not value.startswith("/") or value.rstrip("/") in ("", "/etc/safe-synthesizer"):
-        raise SettingsError(
-            f"{name}: expected an absolute path other than / and the config folder, got {value!r}"
-        )
-    return value.rstrip("/")
-
-
 def _command(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -169,7 +157,6 @@ class OperatorSettings:
     default_tolerations: list[dict[str, Any]] = field(default_factory=list)
     run_as_user: int = 1000
     scratch_size_limit: str | None = None
-    tmp_dir: str = "/tmp"
     resync_seconds: float = 15.0
     wait_seconds: float = 10.0
     metrics_port: int = 9090
@@ -220,7 +207,6 @@ class OperatorSettings:
             default_tolerations=tolerations,
             run_as_user=_int(env, "SSO_RUN_AS_USER", 1000, minimum=1),
             scratch_size_limit=_str(env, "SSO_SCRATCH_SIZE_LIMIT"),
-            tmp_dir=_abs_path(env, "SSO_TMP_DIR", "/tmp"),
             resync_seconds=_float(env, "SSO_RESYNC_SECONDS", 15.0),
             wait_seconds=_float(env, "SSO_WAIT_SECONDS", 10.0),
             metrics_port=_int(env, "SSO_METRICS_PORT", 9090),

@@ -1,0 +1,65 @@
+"""TEST STAND-IN for ``safe-synthesizer run``: answers like the runner, in well under a second.
+
+Used only where the real pipeline would make a test measure the runner instead of the operator
+(50 jobs at once, ``make bench-operator``): the operator is started with
+``SSO_RUNNER_COMMAND='["python", ".../stand_in_runner.py"]'``. It reads the job document the
+operator mounted (``--config``), and writes the runner's termination message to
+``$SAFE_SYNTH_TERMINATION_LOG``:
+
+* ``dataSource`` containing ``missing`` -> exit 1 with ``{"status": "failed", "reason":
+  "InvalidInput", ...}`` (what the real runner does for a missing S3 object);
+* otherwise -> exit 0 with ``{"status": "succeeded", "results": [...], "scores": {...}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Read the job document, write the termination message, exit like the runner."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    document = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    spec = document["spec"]
+    output = spec["output"].rstrip("/") + "/"
+    target = Path(os.environ.get("SAFE_SYNTH_TERMINATION_LOG", "/dev/termination-log"))
+    if "missing" in spec["dataSource"]:
+        message = {
+            "status": "failed",
+            "reason": "InvalidInput",
+            "message": f"{spec['dataSource']} does not exist",
+        }
+        target.write_text(json.dumps(message), encoding="utf-8")
+        print(f"error: {message['message']}", file=sys.stderr)
+        return 1
+    message = {
+        "status": "succeeded",
+        "results": [
+            {
+                "id": "synthetic_data",
+                "format": "csv",
+                "canonical": True,
+                "url": output + "synthetic_data.csv",
+                "sizeBytes": 1,
+            },
+            {"id": "adapter", "format": "directory", "canonical": False, "url": output + "adapter/"},
+        ],
+        "scores": {"sqs": 7.0, "dps": 8.0},
+        "epsilonSpent": None,
+        "message": "stand-in: 0 records",
+    }
+    target.write_text(json.dumps(message, separators=(",", ":")), encoding="utf-8")
+    print("stand-in runner: succeeded")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
