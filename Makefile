@@ -45,7 +45,8 @@ fmt: ## format with ruff
 	$(BIN)/ruff check --fix runner operator tests scripts
 
 crds: ## regenerate crds/ (and the chart's copy) from the pydantic models
-	$(BIN)/python -m safe_synthesizer.crd --output crds/safesynthesizer.io_safesynthesizerjobs.yaml
+	$(BIN)/python -m safe_synthesizer.crd --output crds/safesynthesizer.io_safesynthesizerjobs.yaml \
+	  -o charts/safe-synthesizer/crds/safesynthesizer.io_safesynthesizerjobs.yaml
 
 DEMO_OUTPUT ?= ./demo-output
 

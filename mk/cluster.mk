@@ -73,5 +73,5 @@ cluster-down: ## stop the cluster started by cluster-up and remove its state
 cluster-status: ## print the state of the cluster started by cluster-up
 	$(CLUSTER_PY) tests/cluster/cli.py status
 
-test-cluster: ## the cluster tests (needs `make cluster-bins`)
-	$(PYTEST) -q -m cluster tests/kube
+test-cluster: ## the cluster tests (needs `make cluster-bins`): control plane, CRD, the operator end to end
+	$(PYTEST) -q -m cluster tests/kube tests/operator

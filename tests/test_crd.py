@@ -62,6 +62,12 @@ def test_committed_crd_matches_models():
     assert CRD_PATH.read_text() == render_crd(), "crds/ is stale: run `make crds` and commit the result"
 
 
+def test_chart_crd_copy_matches_models():
+    chart_copy = ROOT / "charts" / "safe-synthesizer" / "crds" / CRD_PATH.name
+    assert chart_copy.exists(), "run `make crds` (it also writes the Helm chart's copy)"
+    assert chart_copy.read_text() == render_crd(), "the chart's CRD copy is stale: run `make crds` and commit"
+
+
 def test_crd_is_structural():
     schema = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _structural_problems(schema) == []
