@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -302,3 +303,118 @@ def percentile(values: list[float], fraction: float) -> float:
         return float("nan")
     index = max(0, min(len(ordered) - 1, int(round(fraction * len(ordered) + 0.5)) - 1))
     return ordered[index]
+
+
+@dataclass
+class BurstResult:
+    """What a burst of CRs did: phases, Jobs per CR, create→Job latencies, wall time."""
+
+    phases: dict[str, str | None]
+    jobs_per_cr: dict[str, int]
+    latencies: dict[str, float]
+    seconds_to_all_terminal: float
+
+    def summary(self) -> str:
+        """One line of figures."""
+        values = list(self.latencies.values())
+        return (
+            f"{len(self.phases)} CRs: create->Job p50 {percentile(values, 0.50):.2f}s "
+            f"p95 {percentile(values, 0.95):.2f}s max {max(values):.2f}s; "
+            f"all terminal after {self.seconds_to_all_terminal:.1f}s"
+        )
+
+
+def run_burst(
+    cluster: Cluster,
+    namespace: str,
+    count: int,
+    failing_every: int = 5,
+    prefix: str = "burst",
+    timeout: float = 300,
+) -> BurstResult:
+    """Apply ``count`` SafeSynthesizerJobs in one ``kubectl apply`` (every ``failing_every``-th one
+    with missing data) and wait until all are Succeeded or Failed.
+
+    Latency = when the Job's ADDED event arrived minus when the CR's ADDED event arrived, both seen
+    on watches of this process (local clock, sub-second resolution)."""
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+    from kubernetes import watch
+
+    api_client = k8s_config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    custom = k8s.CustomObjectsApi(api_client)
+    batch = k8s.BatchV1Api(api_client)
+    label = f"safesynthesizer.io/test-burst={prefix}"
+    cr_seen: dict[str, float] = {}
+    job_seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    def watch_crs() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a dropped watch is simply restarted
+                for event in watch.Watch().stream(
+                    custom.list_namespaced_custom_object,
+                    "safesynthesizer.io",
+                    "v1alpha1",
+                    namespace,
+                    "safesynthesizerjobs",
+                    label_selector=label,
+                    timeout_seconds=2,
+                ):
+                    cr_seen.setdefault(event["object"]["metadata"]["name"], time.monotonic())
+
+    def watch_jobs() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                for event in watch.Watch().stream(batch.list_namespaced_job, namespace, timeout_seconds=2):
+                    owner = (event["object"].metadata.labels or {}).get("safesynthesizer.io/job")
+                    if owner and owner.startswith(prefix):
+                        job_seen.setdefault(owner, time.monotonic())
+
+    threads = [threading.Thread(target=fn, daemon=True) for fn in (watch_crs, watch_jobs)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # let both watches connect
+    names = [f"{prefix}-{i:03d}" for i in range(count)]
+    manifests = []
+    for i, name in enumerate(names):
+        missing = failing_every and i % failing_every == failing_every - 1
+        spec = {
+            "dataSource": f"s3://bench/input/{'missing' if missing else 'data'}-{i}.csv",
+            "output": f"s3://bench/output/{name}/",
+            "resources": {"gpu": 0},
+        }
+        manifests.append(
+            ssj_manifest(name, namespace, spec, labels={"safesynthesizer.io/test-burst": prefix})
+        )
+    import yaml
+
+    started = time.monotonic()
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(manifests), timeout=120)
+
+    def phases() -> dict[str, str | None]:
+        items = custom.list_namespaced_custom_object(
+            "safesynthesizer.io", "v1alpha1", namespace, "safesynthesizerjobs", label_selector=label
+        )["items"]
+        return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items}
+
+    def all_terminal() -> dict[str, str | None] | None:
+        current = phases()
+        done = len(current) == count and all(p in ("Succeeded", "Failed") for p in current.values())
+        return current if done else None
+
+    final = wait_for(all_terminal, timeout, f"{count} CRs to finish", interval=1.0)
+    elapsed = time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    jobs = batch.list_namespaced_job(
+        namespace, label_selector="app.kubernetes.io/managed-by=safe-synthesizer-operator"
+    )
+    per_cr = dict.fromkeys(names, 0)
+    for job in jobs.items:
+        owner = (job.metadata.labels or {}).get("safesynthesizer.io/job")
+        if owner in per_cr:
+            per_cr[owner] += 1
+    latencies = {n: job_seen[n] - cr_seen[n] for n in names if n in job_seen and n in cr_seen}
+    return BurstResult(final, per_cr, latencies, elapsed)

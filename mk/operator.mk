@@ -1,0 +1,14 @@
+# The operator (issue 6): benchmark, chart checks, a local run against the `make cluster-up` cluster.
+.PHONY: bench-operator helm-lint operator-run
+
+HELM ?= $(KUBE_BIN_DIR)/helm
+
+bench-operator: ## operator: create->Job latency p50/p95 and RSS for 50 CRs at once (needs `make cluster-bins`)
+	$(BIN)/python scripts/bench_operator.py
+
+helm-lint: ## operator: helm lint the chart (both RBAC modes)
+	$(HELM) lint charts/safe-synthesizer
+	$(HELM) lint charts/safe-synthesizer --set 'watchNamespaces={team-a,team-b}' --set metrics.serviceMonitor.enabled=true
+
+operator-run: ## operator: run it locally against $$KUBECONFIG (e.g. the `make cluster-up` cluster)
+	$(BIN)/python -m safe_synthesizer_operator --liveness http://127.0.0.1:8080/healthz
