@@ -1,0 +1,137 @@
+"""The Helm chart: `helm lint` is clean and the rendered manifests validate against the Kubernetes
+schemas, in both RBAC modes (every namespace / a list). Needs the helm binary of `make
+cluster-bins`; skipped without it (the cluster tests also install the chart for real)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "safe-synthesizer"
+
+
+def _helm() -> str:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+    from harness import default_bin_dir
+
+    helm = default_bin_dir() / "helm"
+    if not helm.is_file():
+        pytest.skip(f"{helm} missing: run `make cluster-bins`")
+    return str(helm)
+
+
+def render(*sets: str) -> list[dict]:
+    args = [_helm(), "template", "ssj", str(CHART), "--namespace", "safe-synthesizer"]
+    for value in sets:
+        args += ["--set", value]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.mark.parametrize(
+    "sets", [(), ("watchNamespaces={team-a,team-b}", "metrics.serviceMonitor.enabled=true")]
+)
+def test_helm_lint_is_clean(sets: tuple[str, ...]) -> None:
+    args = [_helm(), "lint", "--strict", str(CHART)]
+    for value in sets:
+        args += ["--set", value]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[ERROR]" not in result.stdout and "[WARNING]" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        (),
+        ("watchNamespaces={team-a,team-b}",),
+        ("jobs.progressReporting=false", "rbac.userRoles=false", "metrics.enabled=false"),
+    ],
+)
+def test_rendered_manifests_validate_against_kubernetes_schemas(sets: tuple[str, ...]) -> None:
+    docs = render(*sets)
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.33", strict=True)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
+
+
+def test_cluster_wide_and_namespaced_rbac() -> None:
+    wide = render()
+    assert any(
+        d["kind"] == "ClusterRole" and d["metadata"]["name"] == "ssj-safe-synthesizer-operator" for d in wide
+    )
+    assert not any(d["kind"] == "Role" and d["metadata"]["name"].endswith("-operator") for d in wide)
+    scoped = render("watchNamespaces={team-a,team-b}")
+    roles = [
+        d for d in scoped if d["kind"] == "Role" and d["metadata"]["name"] == "ssj-safe-synthesizer-operator"
+    ]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert not any(
+        d["kind"] == "ClusterRole" and d["metadata"]["name"] == "ssj-safe-synthesizer-operator"
+        for d in scoped
+    )
+    discovery = next(
+        d
+        for d in scoped
+        if d["metadata"]["name"].endswith("-operator-discovery") and d["kind"] == "ClusterRole"
+    )
+    assert all(r["resources"] != ["namespaces"] for r in discovery["rules"])
+    deployment = next(d for d in scoped if d["kind"] == "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SSO_NAMESPACES"] == "team-a,team-b"
+    job_accounts = [
+        d for d in scoped if d["kind"] == "ServiceAccount" and d["metadata"]["name"].endswith("-job")
+    ]
+    assert sorted(a["metadata"]["namespace"] for a in job_accounts) == ["team-a", "team-b"]
+
+
+def test_operator_rules_grant_no_secrets_and_no_pod_writes() -> None:
+    for doc in render():
+        for rule in doc.get("rules") or []:
+            assert "secrets" not in rule["resources"], doc["metadata"]["name"]
+            if "pods" in rule["resources"]:
+                assert set(rule["verbs"]) <= {"get", "list", "watch"}
+    job_role = next(
+        d for d in render() if d["kind"] == "Role" and d["metadata"]["name"].endswith("-job-progress")
+    )
+    assert job_role["rules"] == [
+        {
+            "apiGroups": ["safesynthesizer.io"],
+            "resources": ["safesynthesizerjobs/status"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    assert not any(
+        d["kind"] == "Role" and d["metadata"]["name"].endswith("-job-progress")
+        for d in render("jobs.progressReporting=false")
+    )
+
+
+def test_deployment_is_one_recreated_replica_with_kopf_probes() -> None:
+    deployment = next(d for d in render() if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["python", "-m", "safe_synthesizer_operator"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SSO_RUNNER_IMAGE"] == "ghcr.io/nvidia/safe-synthesizer-runner:0.1.0"
+    assert env["SSO_JOB_SERVICE_ACCOUNT"] == "ssj-safe-synthesizer-job"
+
+
+def test_chart_crd_is_the_generated_one() -> None:
+    assert (CHART / "crds" / "safesynthesizer.io_safesynthesizerjobs.yaml").read_text() == (
+        ROOT / "crds" / "safesynthesizer.io_safesynthesizerjobs.yaml"
+    ).read_text()
