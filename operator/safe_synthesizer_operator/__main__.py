@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"invalid operator setting: {exc}", file=sys.stderr)
         return 2
     namespaces = [] if args.all_namespaces else (args.namespace or list(settings.namespaces))
+    os.environ["SSO_NAMESPACES"] = ",".join(namespaces)  # the effective list, for the startup handler
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()], log_refkey="k8s")
     from . import handlers  # noqa: F401 - registers the handlers
 

@@ -116,6 +116,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logg
     settings.posting.level = logging.WARNING  # our own Events describe transitions; kopf's only errors
     settings.execution.max_workers = ours.max_workers
     settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
+    if ours.namespaces and not any(c in ns for ns in ours.namespaces for c in "*?[!"):
+        # A fixed namespace list: no cluster-wide namespace/CRD observation, hence no cluster-scoped
+        # RBAC (the chart's namespaced mode). The CRD must exist when the operator starts.
+        settings.scanning.disabled = True
 
     reconciler = Reconciler(KubeApi(make_api_client(pool_size=ours.max_workers * 2)), ours)
     runtime = Runtime(

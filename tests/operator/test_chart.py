@@ -60,7 +60,8 @@ def test_rendered_manifests_validate_against_kubernetes_schemas(sets: tuple[str,
     for doc in docs:
         kubernetes_validate.validate(doc, "1.33", strict=True)
     kinds = {d["kind"] for d in docs}
-    assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
+    assert {"Deployment", "ServiceAccount"} <= kinds
+    assert {"ClusterRoleBinding"} <= kinds or {"Role", "RoleBinding"} <= kinds
 
 
 def test_cluster_wide_and_namespaced_rbac() -> None:
@@ -78,12 +79,8 @@ def test_cluster_wide_and_namespaced_rbac() -> None:
         d["kind"] == "ClusterRole" and d["metadata"]["name"] == "ssj-safe-synthesizer-operator"
         for d in scoped
     )
-    discovery = next(
-        d
-        for d in scoped
-        if d["metadata"]["name"].endswith("-operator-discovery") and d["kind"] == "ClusterRole"
-    )
-    assert all(r["resources"] != ["namespaces"] for r in discovery["rules"])
+    # a fixed namespace list: kopf's cluster-wide observation is off, so nothing cluster-scoped
+    assert not [d for d in scoped if d["kind"].startswith("Cluster") and "-operator" in d["metadata"]["name"]]
     deployment = next(d for d in scoped if d["kind"] == "Deployment")
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["SSO_NAMESPACES"] == "team-a,team-b"
