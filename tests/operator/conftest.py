@@ -77,12 +77,14 @@ class Release:
     operator_kubeconfig: Path
     helm_output: str
 
-    def operator(self, **env: str) -> OperatorProcess:
-        """A (not yet started) operator process with the Deployment's environment plus ``env``."""
+    def operator(self, clusterwide: bool = False, **env: str) -> OperatorProcess:
+        """A (not yet started) operator process with the Deployment's environment plus ``env``,
+        watching every namespace (as the chart's default install) or only the release's."""
         settings = deployment_env(self.cluster, self.namespace)
         settings.update(env)
         log_path = self.cluster.plane.logs_dir / "operator.log"
-        return OperatorProcess(self.operator_kubeconfig, settings, log_path, namespaces=[self.namespace])
+        namespaces = [] if clusterwide else [self.namespace]
+        return OperatorProcess(self.operator_kubeconfig, settings, log_path, namespaces=namespaces)
 
 
 @pytest.fixture(scope="session")

@@ -50,8 +50,9 @@ def api(release: Release) -> k8s.CustomObjectsApi:
 
 @pytest.fixture(scope="module")
 def operator(release: Release, demo_data: str) -> Iterator[OperatorProcess]:
-    """The operator for this module (fast resync so that waits are short)."""
-    process = release.operator(SSO_RESYNC_SECONDS="3", SSO_WAIT_SECONDS="2").start()
+    """The operator for this module: every namespace, as the chart installs it by default (this
+    control plane is the operator tests' own), with a fast resync so that waits are short."""
+    process = release.operator(clusterwide=True, SSO_RESYNC_SECONDS="3", SSO_WAIT_SECONDS="2").start()
     yield process
     process.stop()
 
