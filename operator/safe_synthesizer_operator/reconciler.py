@@ -23,6 +23,7 @@ running reconcile goes round once more.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -151,6 +152,8 @@ class Reconciler:
             try:
                 return self._reconcile_once(namespace, name)
             except ApiException as exc:
+                if exc.status == 404 and self.kube.get_cr(namespace, name) is None:
+                    return None  # deleted while we looked at it: nothing left to do
                 if exc.status != 409 or attempt == CONFLICT_RETRIES - 1:
                     raise
                 log.debug("conflict writing %s/%s, retrying", namespace, name)
@@ -282,7 +285,6 @@ class Reconciler:
             ), self.settings.wait_seconds
 
         document = jobs.resolved_document(cr.get("spec") or {}, owner, output, self.settings)
-        self.kube.create_config_map(owner.namespace, jobs.build_config_map(owner, job_name, document))
         body = jobs.build_job(
             owner,
             spec,
@@ -292,10 +294,19 @@ class Reconciler:
             service_account=self.settings.job_service_account,
         )
         try:
+            self.kube.create_config_map(owner.namespace, jobs.build_config_map(owner, job_name, document))
             job = self.kube.create_job(owner.namespace, body)
             self.metrics.jobs_created.inc()
             log.info("%s/%s: created Job %s", owner.namespace, owner.name, job_name)
         except ApiException as exc:
+            if exc.status == 422:  # the API rejects what the spec asks for: retrying cannot help
+                message = f"the Job for this spec is invalid: {api_message(exc)}"
+                return status.failed_status(base, generation, now, "InvalidJob", message), None
+            if exc.status == 403:  # e.g. a ResourceQuota: may pass later
+                message = f"cannot create the Job yet: {api_message(exc)}"
+                return status.waiting_status(
+                    base, generation, now, "JobCreateForbidden", message
+                ), self.settings.wait_seconds
             if exc.status != 409:
                 raise
             existing = self.kube.get_job(owner.namespace, job_name)
@@ -430,3 +441,12 @@ def _manifest(cr: dict[str, Any]) -> dict[str, Any]:
         "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
         "spec": cr.get("spec") or {},
     }
+
+
+def api_message(exc: ApiException) -> str:
+    """The API server's own message from an error response (falls back to the reason)."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    return str(body.get("message") or exc.reason or exc.status)

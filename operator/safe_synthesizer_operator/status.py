@@ -483,11 +483,8 @@ def transitions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Transiti
 
     created = changed("Created")
     if created is not None:
-        kind = (
-            "Normal"
-            if created.get("status") == "True"
-            else ("Warning" if created.get("reason") == "ServiceAccountMissing" else "Normal")
-        )
+        problem = created.get("reason") in ("ServiceAccountMissing", "JobCreateForbidden")
+        kind = "Warning" if created.get("status") != "True" and problem else "Normal"
         events.append(Transition(kind, str(created.get("reason")), one_line(str(created.get("message")))))
     suspended = changed("Suspended")
     if suspended is not None:

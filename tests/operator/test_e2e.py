@@ -254,6 +254,23 @@ def test_semantically_invalid_spec_fails_with_every_error_and_no_job(
     assert not cr["metadata"].get("finalizers")
 
 
+def test_spec_the_job_api_rejects_fails_with_the_api_message(
+    release: Release, operator: OperatorProcess, api
+) -> None:
+    # Valid for the CRD and the models, but the Job API refuses tolerationSeconds with NoSchedule.
+    spec = {
+        "dataSource": "s3://safe-synth-demo/input/demo.csv",
+        "output": "s3://safe-synth-demo/output/job-bad/",
+        "resources": {"gpu": 0},
+        "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 5}],
+    }
+    apply(release, ssj_manifest("job-bad", release.namespace, spec))
+    cr = wait_phase(api, release.namespace, "job-bad", "Failed", timeout=60)
+    failed = condition(cr, "Failed")
+    assert failed["reason"] == "InvalidJob" and "tolerations[0]" in failed["message"], failed
+    assert jobs_of(release, cr["metadata"]["uid"]) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # the real runner: examples/minimal.yaml, then generation only with its adapter
 
