@@ -20,20 +20,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e_support import (
-    CHART,
-    FULLNAME,
-    OPERATOR_SA,
-    RELEASE,
-    Cluster,
-    OperatorProcess,
-    demo_slice,
-    deployment_env,
-)
+from e2e_support import CHART, FULLNAME, OPERATOR_SA, RELEASE, Cluster, Release, demo_slice
 
 NAMESPACE = "ssj-e2e"
 BUCKET = "safe-synth-demo"
@@ -64,27 +54,6 @@ def op_cluster() -> Iterator[Cluster]:
     finally:
         keep = bool(_STATE["failed"]) or os.environ.get("SAFE_SYNTH_KEEP_CLUSTER_LOGS") == "1"
         cluster.stop(keep_logs=keep)
-
-
-@dataclass
-class Release:
-    """The installed chart and what the tests need around it."""
-
-    cluster: Cluster
-    namespace: str
-    s3_endpoint: str
-    s3: object  # boto3 S3 client
-    operator_kubeconfig: Path
-    helm_output: str
-
-    def operator(self, clusterwide: bool = False, **env: str) -> OperatorProcess:
-        """A (not yet started) operator process with the Deployment's environment plus ``env``,
-        watching every namespace (as the chart's default install) or only the release's."""
-        settings = deployment_env(self.cluster, self.namespace)
-        settings.update(env)
-        log_path = self.cluster.plane.logs_dir / "operator.log"
-        namespaces = [] if clusterwide else [self.namespace]
-        return OperatorProcess(self.operator_kubeconfig, settings, log_path, namespaces=namespaces)
 
 
 @pytest.fixture(scope="session")

@@ -247,6 +247,27 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+@dataclass
+class Release:
+    """The installed chart and what the tests need around it."""
+
+    cluster: Cluster
+    namespace: str
+    s3_endpoint: str
+    s3: Any  # boto3 S3 client
+    operator_kubeconfig: Path
+    helm_output: str
+
+    def operator(self, clusterwide: bool = False, **env: str) -> OperatorProcess:
+        """A (not yet started) operator process with the Deployment's environment plus ``env``,
+        watching every namespace (as the chart's default install) or only the release's."""
+        settings = deployment_env(self.cluster, self.namespace)
+        settings.update(env)
+        log_path = self.cluster.plane.logs_dir / "operator.log"
+        namespaces = [] if clusterwide else [self.namespace]
+        return OperatorProcess(self.operator_kubeconfig, settings, log_path, namespaces=namespaces)
+
+
 def deployment_env(cluster: Cluster, namespace: str) -> dict[str, str]:
     """The ``SSO_*`` environment the chart gives the operator Deployment (plain values only)."""
     deployment = cluster.kubectl_json("get", "deployment", f"{FULLNAME}-operator", "-n", namespace)

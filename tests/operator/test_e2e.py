@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Release
-from e2e_support import JOB_SA, ROOT, OperatorProcess, ssj_manifest, wait_for
+from e2e_support import JOB_SA, ROOT, OperatorProcess, Release, ssj_manifest, wait_for
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 

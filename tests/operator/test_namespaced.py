@@ -12,8 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import Release
-from e2e_support import CHART, STAND_IN_RUNNER, OperatorProcess, ssj_manifest, wait_for
+from e2e_support import CHART, STAND_IN_RUNNER, OperatorProcess, Release, ssj_manifest, wait_for
 
 pytestmark = pytest.mark.cluster
 SCOPED = "ssj-scoped"

@@ -11,8 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import Release
-from e2e_support import STAND_IN_RUNNER, OperatorProcess, run_burst
+from e2e_support import STAND_IN_RUNNER, OperatorProcess, Release, run_burst
 
 pytestmark = pytest.mark.cluster
 COUNT = 50
