@@ -33,7 +33,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from safe_synthesizer.config import ConfigError, SafeSynthesizerJob, parse_document
+from safe_synthesizer.config import ConfigError, FieldError, SafeSynthesizerJob, parse_document
 
 from . import jobs, status
 from .kube import KubeApi
@@ -185,8 +185,10 @@ class Reconciler:
 
         owned = self.kube.list_jobs(namespace, f"{jobs.LABEL_JOB_UID}={owner.uid}")
         try:
-            manifest = parse_document(_manifest(cr), f"{namespace}/{name}")
-            assert isinstance(manifest, SafeSynthesizerJob)
+            parsed = parse_document(_manifest(cr), f"{namespace}/{name}")
+            if not isinstance(parsed, SafeSynthesizerJob):  # cannot happen for a CR; keeps mypy honest
+                raise ConfigError([FieldError("kind", "not a SafeSynthesizerJob manifest")])
+            manifest: SafeSynthesizerJob | None = parsed
         except ConfigError as exc:
             if not owned:
                 message = f"{len(exc.errors)} error(s) in the spec: " + "; ".join(str(e) for e in exc.errors)
