@@ -303,7 +303,9 @@ def _run(
             result = train_model(loaded, train, schema, params, resolved, adapter_dir, progress, dp_trainer)
         training_summary = result.to_dict()
         if result.dp:
-            summary["privacy"] = result.dp
+            # the training ledger (total ε charged) plus the schema's own spend, kept as its detail
+            schema_ledger = summary.get("privacy", {}).get("schema")
+            summary["privacy"] = {**result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
         del loaded
     summary["resolved_config"] = resolved.to_dict()
     summary["training"] = training_summary
