@@ -58,7 +58,9 @@ Pods (only those bound to this node)
       by a letter, digit, ``.``, ``_``, ``-`` or ``/`` (so ``s3://bucket/data`` is left alone when
       ``/data`` is a mount) and followed by the end of the string, ``/`` or any character that cannot
       continue a path segment (anything but letters, digits, ``.``, ``_``, ``-``); the longest mount
-      path wins. Paths only known inside the program (a
+      path wins. Paths inside the "image" (the venv and the repository: the agent's
+      ``image_roots``) are never rewritten, so a checkout under ``/tmp`` keeps working when a pod
+      mounts an emptyDir at ``/tmp``. Paths only known inside the program (a
       hard-coded ``open('/data/x')``) are **not** rewritten. ``workingDir`` defaults to
       ``<pod folder>/work/<container>``.
     * Processes: each container is one process group (``start_new_session``), stdout+stderr to
@@ -360,15 +362,32 @@ def expand_vars(text: str, env: dict[str, str]) -> str:
     return "".join(out)
 
 
-def rewrite_paths(text: str, mapping: list[tuple[str, str]]) -> str:
-    """Replace in-pod paths by host paths (the documented rule: longest first, on a path boundary)."""
+def rewrite_paths(text: str, mapping: list[tuple[str, str]], image_roots: tuple[str, ...] = ()) -> str:
+    """Replace in-pod paths by host paths (the documented rule: longest first, on a path boundary).
+
+    A path inside one of ``image_roots`` (host folders that play the container image: the venv and the
+    repository) is left alone even when a mount path is its prefix: in a real pod the image's files
+    would be at their own paths, and a checkout under ``/tmp`` must not be redirected into the pod's
+    ``/tmp`` emptyDir.
+    """
     if not mapping:
         return text
     pattern = re.compile(
         r"(?<![A-Za-z0-9._/-])(?:" + "|".join(re.escape(src) for src, _ in mapping) + r")(?![A-Za-z0-9._-])"
     )
     table = dict(mapping)
-    return pattern.sub(lambda m: table[m.group(0)], text)
+    roots = tuple(r.rstrip("/") for r in image_roots if r and r != "/")
+
+    def replace(match: re.Match[str]) -> str:
+        rest = text[match.start() :]
+        for root in roots:
+            if rest.startswith(root) and (
+                len(rest) == len(root) or not re.match(r"[A-Za-z0-9._-]", rest[len(root)])
+            ):
+                return match.group(0)
+        return table[match.group(0)]
+
+    return pattern.sub(replace, text)
 
 
 @dataclass
@@ -690,16 +709,21 @@ class PodRuntime:
         else:
             return
         mapping = self._mounts(run)
-        env = {k: rewrite_paths(v, mapping) for k, v in env.items()}
+        roots = self.agent.image_roots
+        env = {k: rewrite_paths(v, mapping, roots) for k, v in env.items()}
         argv = [
-            rewrite_paths(expand_vars(a, env), mapping)
+            rewrite_paths(expand_vars(a, env), mapping, roots)
             for a in [*(run.spec.get("command") or []), *(run.spec.get("args") or [])]
         ]
         run.term_path.parent.mkdir(parents=True, exist_ok=True)
         run.term_path.write_bytes(b"")
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
         workdir_spec = run.spec.get("workingDir")
-        workdir = Path(rewrite_paths(workdir_spec, mapping)) if workdir_spec else self.dir / "work" / run.name
+        workdir = (
+            Path(rewrite_paths(workdir_spec, mapping, roots))
+            if workdir_spec
+            else self.dir / "work" / run.name
+        )
         run.started_at = now_rfc3339()
         run.container_id = f"fake-kubelet://{self.uid}-{run.name}-{run.restart_count}"
         with run.log_path.open("ab") as log:
@@ -1242,6 +1266,8 @@ class FakeKubelet:
         self.log_dir = Path(log_dir) if log_dir else self.work_dir / "logs"
         self.node = node or NodeConfig()
         self.python = python or sys.executable
+        # Host folders that stand in for the container image: never rewritten into a pod volume.
+        self.image_roots = (str(Path(self.python).parent.parent), str(Path(__file__).resolve().parents[2]))
         self.passthrough_env = passthrough_env
         self.sync_period = sync_period
         self.kube = KubeJSON(self.kubeconfig)

@@ -32,6 +32,16 @@ def test_rewrite_paths_only_whole_paths() -> None:
     assert rewrite_paths("/database /data2 /data.csv", mapping) == "/database /data2 /data.csv"
 
 
+def test_rewrite_paths_leaves_the_image_alone() -> None:
+    """A checkout under a mount path (/tmp/cc with an emptyDir at /tmp) keeps its own paths."""
+    mapping = [("/tmp", "/h/tmp")]
+    roots = ("/tmp/cc/.venv", "/tmp/cc")
+    assert rewrite_paths("/tmp/cc/.venv/bin:/usr/bin", mapping, roots) == "/tmp/cc/.venv/bin:/usr/bin"
+    assert rewrite_paths("/tmp/cc/tests/x.py /tmp/out", mapping, roots) == "/tmp/cc/tests/x.py /h/tmp/out"
+    assert rewrite_paths("/tmp/ccc/x /tmp/cc", mapping, roots) == "/h/tmp/ccc/x /tmp/cc"
+    assert rewrite_paths("/tmp/cc/x", mapping) == "/h/tmp/cc/x"  # without roots: the plain rule
+
+
 def test_pod_requests_counts_limits_init_and_overhead() -> None:
     """Limits stand in for requests; init containers take the max; overhead adds."""
     pod = {
