@@ -297,6 +297,15 @@ class Pseudonymizer:
         cache[text] = out
         return out
 
+    def is_memoised(self, entity: str | None, text: str) -> bool:
+        """True when the pseudonym of ``text`` as ``entity`` is already memoised."""
+        return text in self._value_caches.get(entity or "", ())
+
+    def memoise(self, pairs: Sequence[tuple[str | None, str]], outputs: Sequence[str]) -> None:
+        """Store pseudonyms computed elsewhere (by :func:`replace_text` of a copy of this object)."""
+        for (entity, text), out in zip(pairs, outputs, strict=True):
+            self._value_caches.setdefault(entity or "", {})[text] = out
+
     def register_person(self, email: str, first: str | None, last: str | None) -> None:
         """Remember the original names next to ``email`` (first occurrence wins) for its local part."""
         norm = email.strip().casefold()

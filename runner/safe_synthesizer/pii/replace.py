@@ -15,6 +15,7 @@ from safe_synthesizer.progress import NullProgress, Progress
 from .detect import ColumnDetection, TextScanner, build_known_values, classify_columns
 from .entities import DETECTED_BY_DEFAULT
 from .errors import PiiConfigError
+from .parallel import prefill_pseudonyms
 from .plan import default_steps, fast_paths
 from .pseudonym import Pseudonymizer, tokens_of_name
 from .rules.context import ColumnInfo, JobContext
@@ -120,7 +121,8 @@ def replace_pii(
         STAGE, step=1, total=total_steps, message="scanning free text", pii_columns=len(pii_columns)
     )
     scanner = TextScanner(g)
-    scanner.known = build_known_values(work, detections)
+    if text_columns or config.steps:  # known values only help the free-text scan (and custom rules)
+        scanner.known = build_known_values(work, detections)
     text_values: dict[str, set[str]] = {}
     entity_counts: dict[str, dict[str, int]] = {}
     cells_with_spans: dict[str, int] = {}
@@ -149,6 +151,10 @@ def replace_pii(
 
     pseudo = Pseudonymizer(bytes(key), g.locales)
     _register_persons(work, detections, pseudo)
+    if not config.steps:  # the default plan pseudonymises exactly these values: use every core for them
+        prefilled = prefill_pseudonyms(work, detections, pseudo)
+        if prefilled:
+            logger.info("replace_pii: %d distinct values pseudonymised in parallel", prefilled)
     job = JobContext(pseudo, scanner, seed, tuple(g.locales), globals_dict=g.model_dump())
     env = job_environment(job)
     meta: dict[str, ColumnMeta] = {}

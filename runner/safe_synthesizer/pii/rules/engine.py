@@ -383,13 +383,16 @@ class RuleEngine:
             codes, uniques = pd.factorize(pd.Series(current[candidates], dtype=object), use_na_sentinel=False)
         except TypeError:  # unhashable cells: fall back to one evaluation per cell
             codes, uniques = np.arange(len(candidates)), current[candidates]
+        uniques = np.asarray(uniques, dtype=object)  # element access on a pandas Index is slow
         n = len(uniques)
         keep = np.ones(n, dtype=bool)
         results = np.empty(n, dtype=object)
         changed = np.zeros(n, dtype=bool)
         variables = self.variables
         for k in range(n):
-            this = to_python(uniques[k])
+            this = uniques[k]
+            if type(this) is not str:  # strings (most PII) are already Python values
+                this = to_python(this)
             if condition is not None:
                 try:
                     keep[k] = bool(condition.evaluate(this, info, variables=variables))
@@ -398,13 +401,17 @@ class RuleEngine:
                 if not keep[k]:
                     continue
             try:
-                result = to_python(value.evaluate(this, info, variables=variables))
+                result = value.evaluate(this, info, variables=variables)
+                if type(result) is not str:
+                    result = to_python(result)
             except Exception as exc:  # noqa: BLE001
                 if fallback is None:
                     raise _cell_error(f"{path}.value", column, exc) from None
                 result = fallback
             results[k] = result
-            changed[k] = not _same(result, this)
+            changed[k] = (
+                result != this if type(result) is str and type(this) is str else not _same(result, this)
+            )
         selected = keep[codes]
         positions = candidates[selected]
         current[positions] = results[codes[selected]]
