@@ -317,3 +317,24 @@ def test_config_defaults_and_schema_commands(capsys):
     assert cli_main(["config", "schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert "training" in schema["properties"]
+
+
+def test_public_domains_are_values_or_a_range():
+    params = parse_document(
+        {
+            "privacy": {
+                "public_domains": {"sex": {"values": ["F", "M"]}, "age": {"minimum": 0, "maximum": 120}}
+            }
+        }
+    )
+    assert params.privacy.public_domains["sex"].values == ["F", "M"]
+    assert params.privacy.public_domains["age"].maximum == 120
+    for bad in (
+        {},
+        {"values": ["a"], "minimum": 1, "maximum": 2},
+        {"minimum": 1},
+        {"minimum": 5, "maximum": 1},
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_document({"privacy": {"public_domains": {"col": bad}}})
+        assert info.value.errors[0].path.startswith("privacy.public_domains.col"), info.value.errors

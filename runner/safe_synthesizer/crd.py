@@ -122,6 +122,9 @@ def convert(node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...] = 
                 if extra["type"] != "string":
                     del out["additionalProperties"]["maxLength"]
                 out["maxProperties"] = DEFAULT_MAX_PROPERTIES
+            elif isinstance(extra, dict) and "properties" in _resolve(extra, defs):  # a map of objects
+                out["additionalProperties"] = convert(extra, defs, (*path, "*"))
+                out["maxProperties"] = DEFAULT_MAX_PROPERTIES
             else:
                 out["x-kubernetes-preserve-unknown-fields"] = True
     elif node.get("type") == "array":

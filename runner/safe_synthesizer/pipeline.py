@@ -396,7 +396,12 @@ def _training_schema(
         except ImportError:
             dp_schema = None
         if dp_schema is not None:
-            schema, ledger = dp_schema(train, params)
+            declared = params.privacy.public_domains if params.privacy else {}
+            domains = {
+                column: domain.values if domain.values is not None else (domain.minimum, domain.maximum)
+                for column, domain in declared.items()
+            }
+            schema, ledger = dp_schema(train, params, public_domains=domains)
             summary.setdefault("privacy", {})["schema"] = ledger
             return schema
     return infer_schema(train)

@@ -30,7 +30,11 @@ def dp_run(tmp_path_factory):
     config = {
         "enable_replace_pii": False,
         "data": {"holdout": 0.1, "random_state": 5},
-        "privacy": {"dp_enabled": True, "epsilon": EPSILON},
+        "privacy": {
+            "dp_enabled": True,
+            "epsilon": EPSILON,
+            "public_domains": {"sex": {"values": ["Female", "Male"]}, "age": {"minimum": 17, "maximum": 90}},
+        },
         "training": {
             "pretrained_model": "builtin:tiny-llama",
             "num_input_records_to_sample": 1440,
@@ -66,6 +70,9 @@ def test_dp_run_completes_with_structured_records(dp_run):
     assert dp_run["code"] == 0
     synthetic = pd.read_csv(dp_run["out"] / "synthetic_data.csv")
     assert list(synthetic.columns) == COLUMNS and len(synthetic) > 0
+    # the declared domains bound the output (structured generation follows the schema)
+    assert set(synthetic["sex"].dropna()) <= {"Female", "Male"}
+    assert synthetic["age"].dropna().between(17, 90).all()
 
 
 def test_summary_holds_the_ledger(dp_run):
@@ -98,9 +105,17 @@ def test_summary_holds_the_ledger(dp_run):
     )
     assert ledger["epsilon_training"] == pytest.approx(recomputed, rel=1e-3)
     assert abs(ledger["epsilon_training_opacus_prv"] - recomputed) / recomputed < 0.01
-    # the schema's own spend stays within its reserved share
+    # the schema's own spend stays within its reserved share; declared public domains cost nothing
     schema = ledger["schema"]
     assert 0 < schema["epsilon"] <= ledger["epsilon_preprocessing"] + 1e-9
+    for column in ("sex", "age"):
+        assert schema["columns"][column] == {
+            "mechanism": "declared public domain",
+            "epsilon": 0.0,
+            "delta": 0.0,
+        }
+    paying = [c for c in COLUMNS if c not in ("sex", "age")]
+    assert all(schema["columns"][c]["epsilon"] > 0 for c in paying)
     # nothing computed on raw records without the budget
     assert summary["training"]["train_loss"] is None and summary["training"]["tokens_seen"] == 0
 

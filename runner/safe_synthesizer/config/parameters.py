@@ -230,6 +230,31 @@ class LegacyPrivacyHyperparams(Parameters):
     delta: float | Auto | None = Field(None, description="Older place of delta.")
 
 
+class PublicDomain(Parameters):
+    """A column's domain declared public: used for the generation schema as is, at no privacy cost.
+
+    Declare only what is known without looking at the data (a code list, a documented range).
+    """
+
+    values: list[str] | None = Field(
+        None, min_length=1, description="The column's allowed values (a categorical column)."
+    )
+    minimum: float | None = Field(None, description="Smallest allowed value (a numeric column).")
+    maximum: float | None = Field(None, description="Largest allowed value (a numeric column).")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PublicDomain:
+        has_range = self.minimum is not None or self.maximum is not None
+        if (self.values is None) == (not has_range):
+            raise ValueError("give either values or minimum and maximum")
+        if has_range:
+            if self.minimum is None or self.maximum is None:
+                raise ValueError("a range needs both minimum and maximum")
+            if self.minimum > self.maximum:
+                raise ValueError(f"minimum {self.minimum} is above maximum {self.maximum}")
+        return self
+
+
 class DifferentialPrivacyHyperparams(Parameters):
     """DP-SGD hyperparameters (formal privacy guarantees)."""
 
@@ -240,6 +265,14 @@ class DifferentialPrivacyHyperparams(Parameters):
         description="Target delta. 'auto' uses 1/n^1.2, n = number of privacy units (records or groups).",
     )
     per_sample_max_grad_norm: float = Field(1.0, gt=0, description="Maximum L2 norm of per-sample gradients.")
+    public_domains: dict[str, PublicDomain] = Field(
+        default_factory=dict,
+        description=(
+            "Safe Synthesizer extension (not in NeMo): column -> domain declared public ({values: [...]} "
+            "or {minimum, maximum}). Under DP these columns' generation schema uses the declared domain "
+            "and spends no budget; every other column's comes from DP estimates."
+        ),
+    )
     privacy_hyperparams: LegacyPrivacyHyperparams | None = Field(
         None, exclude=True, description="Deprecated older form {dp, epsilon, delta}; use the fields above."
     )
