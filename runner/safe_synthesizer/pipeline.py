@@ -414,7 +414,20 @@ def _dp_trainer(
         return None
     from .privacy.dp import DPTrainer
 
-    return DPTrainer.plan(params, resolved, n_units)
+    trainer = DPTrainer.plan(params, resolved, n_units)
+    if trainer.steps < FEW_DP_STEPS:
+        batch = resolved.batch_size * params.training.gradient_accumulation_steps
+        message = (
+            f"DP-SGD plan has only {trainer.steps} steps (expected batch {trainer.plan_.expected_batch_size} "
+            f"of {n_units} units): the model will learn little. Raise training.num_input_records_to_sample "
+            f"or lower batch_size x gradient_accumulation_steps (now {batch})"
+        )
+        log.warning("%s", message)
+        summary["warnings"].append(message)
+    return trainer
+
+
+FEW_DP_STEPS = 30  # below this a DP-SGD run rarely learns the record format
 
 
 def _replace_pii_stage(
