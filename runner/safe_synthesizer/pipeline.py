@@ -325,16 +325,21 @@ def _run(
         max_new = int(
             min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
         )
+        regex = None
         if generation.use_structured_generation:
             from .generation.grammar import RecordGrammar
+            from .generation.record_regex import record_regex
 
             if hasattr(engine, "supports_grammar") and engine.supports_grammar():
                 engine.grammar = RecordGrammar(schema, per_sequence)
                 summary["structured_generation"] = "record grammar (byte-level logits processor)"
+            elif hasattr(engine, "supports_regex") and engine.supports_regex():
+                regex = record_regex(schema, per_sequence)
+                summary["structured_generation"] = f"record grammar as a regex ({engine.name})"
             else:
                 summary["warnings"].append(
                     f"use_structured_generation: the {engine.name} engine with this tokenizer cannot "
-                    "constrain decoding; records are validated after generation instead"
+                    "constrain decoding (install xgrammar); records are validated after generation instead"
                 )
         settings = SamplingSettings(
             temperature=generation.temperature,
@@ -342,6 +347,7 @@ def _run(
             repetition_penalty=generation.repetition_penalty,
             max_new_tokens=max_new,
             seed=resolved.seed,
+            regex=regex,
         )
         gen = generate_records(
             engine,

@@ -21,12 +21,35 @@ class TransformersEngine:
         self.device = device
         self.batch_cap = batch_cap or (128 if device == "cuda" else 32)
         self.grammar: Any = None  # a RecordGrammar: constrain decoding (byte-level tokenizers)
+        self._compiled: tuple[str, Any] | None = None  # (regex, xgrammar CompiledGrammar)
 
     def supports_grammar(self) -> bool:
         """Structured generation works here only with a one-token-per-byte tokenizer."""
         from .grammar import byte_token_ids
 
         return byte_token_ids(self.tokenizer) is not None
+
+    def supports_regex(self) -> bool:
+        """Regex-constrained decoding (any tokenizer) through xgrammar, when it is installed."""
+        try:
+            import xgrammar  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def _regex_processor(self, regex: str) -> Any:
+        """A fresh xgrammar logits processor for ``regex`` (compiled once per regex and tokenizer)."""
+        import xgrammar as xgr
+        from xgrammar.contrib.hf import LogitsProcessor
+
+        if self._compiled is None or self._compiled[0] != regex:
+            info = xgr.TokenizerInfo.from_huggingface(
+                self.tokenizer,
+                vocab_size=int(self.model.config.vocab_size),
+                stop_token_ids=[self.tokenizer.eos_token_id],
+            )
+            self._compiled = (regex, xgr.GrammarCompiler(info).compile_regex(regex))
+        return LogitsProcessor(self._compiled[1])  # single use: one per generate call
 
     def max_batch(self) -> int:
         """Sequences per call."""
@@ -57,6 +80,10 @@ class TransformersEngine:
                         )
                     ]
                 )
+        elif settings.regex:
+            from transformers import LogitsProcessorList
+
+            processors = LogitsProcessorList([self._regex_processor(settings.regex)])
         with torch.no_grad():
             output = self.model.generate(
                 input_ids=prompt_ids.expand(n, -1),

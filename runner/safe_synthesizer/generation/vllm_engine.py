@@ -48,6 +48,10 @@ class VllmEngine:
             gpu_memory_utilization=gpu_memory_utilization,
         )
 
+    def supports_regex(self) -> bool:
+        """vLLM's structured outputs follow ``settings.regex`` (the record grammar)."""
+        return True
+
     def max_batch(self) -> int:
         """Sequences per call: vLLM schedules them itself."""
         return 256
