@@ -46,7 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"control plane up in {time.monotonic() - started:.1f}s ({cluster.plane.server})")
         cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "crd/safesynthesizerjobs.safesynthesizer.io")
+        # poll: `kubectl wait` fails (not waits) while the new CRD's status.conditions is still null
+        for _ in range(300):
+            established = cluster.kubectl(
+                "get",
+                "crd/safesynthesizerjobs.safesynthesizer.io",
+                "-o",
+                'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+                check=False,
+            )
+            if established.strip() == "True":
+                break
+            time.sleep(0.2)
         cluster.kubectl("create", "namespace", "bench")
         operator = OperatorProcess(
             cluster.kubeconfig,

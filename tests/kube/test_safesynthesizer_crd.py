@@ -4,6 +4,7 @@ validation, and the CEL rules (cross-field, immutability, name length) reject wh
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,21 @@ def _kubectl(cluster, *args: str, stdin: str | None = None) -> subprocess.Comple
 def crd_installed(kube_cluster):
     result = _kubectl(kube_cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     assert result.returncode == 0, result.stderr
-    result = _kubectl(
-        kube_cluster,
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/safesynthesizerjobs.safesynthesizer.io",
-    )
-    assert result.returncode == 0, result.stderr
-    return kube_cluster
+    # Poll rather than `kubectl wait`: right after the apply the CRD has no status.conditions yet, and
+    # `kubectl wait --for=condition=...` fails on a null conditions list instead of waiting.
+    deadline = time.monotonic() + 60
+    while True:
+        result = _kubectl(
+            kube_cluster,
+            "get",
+            "crd/safesynthesizerjobs.safesynthesizer.io",
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+        )
+        if result.returncode == 0 and result.stdout.strip() == "True":
+            return kube_cluster
+        assert time.monotonic() < deadline, f"CRD not Established after 60 s: {result.stdout} {result.stderr}"
+        time.sleep(0.2)
 
 
 def _manifest(name: str, **spec) -> str:
