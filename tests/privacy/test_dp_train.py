@@ -204,3 +204,26 @@ def test_grouped_dp_through_train_model(tmp_path):
     assert dp["steps"] == math.ceil(180 / 3 / 5)  # re-planned: 3 records per group -> 6 epochs / q
     assert result.train_loss is None and result.tokens_seen == 0 and result.validation_loss is None
     assert (tmp_path / "adapter" / "dataset_schema.json").exists()
+
+
+def test_bf16_base_with_fp32_lora_trains_under_dp():
+    """The GPU set-up (bf16 base weights, LoRA adapters upcast to fp32) runs DP-SGD; checked on CPU."""
+    from safe_synthesizer.models import LoadedModel
+    from safe_synthesizer.training import _lora_model
+
+    base, tokenizer = tiny_model(hidden=32, layers=1)
+    base = base.to(torch.bfloat16)
+    params = dp_params(8.0, training={"batch_size": 8, "lora_r": 4})
+    model = _lora_model(LoadedModel(base, tokenizer, "test", True, 256, "cpu"), params)
+    adapters = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert {p.dtype for p in adapters.values()} == {torch.float32}  # noise is added in fp32
+    assert {p.dtype for p in model.parameters() if not p.requires_grad} == {torch.bfloat16}
+    before = {n: p.detach().clone() for n, p in adapters.items()}
+    trainer = _trainer(params, 40, records=80)
+    optimizer = torch.optim.AdamW(list(adapters.values()), lr=1e-2)
+    outcome = trainer.train(
+        model, optimizer, tokenize_lines(tokenizer, _lines(40)), tokenizer.pad_token_id, "cpu"
+    )
+    assert outcome.steps == trainer.steps == 10
+    assert all(not torch.equal(before[n], p.detach()) for n, p in adapters.items())
+    assert all(torch.isfinite(p).all() for p in adapters.values())
