@@ -83,6 +83,8 @@ class DPOutcome:
     stopped_early: bool
     ledger: dict[str, Any]
     batch_sizes: list[int] = field(default_factory=list)
+    step_seconds: float = 0.0  # time in the DP-SGD steps themselves (accounting excluded)
+    accounting_seconds: float = 0.0  # time in the progress ε and the final ledger
 
 
 @dataclass
@@ -298,6 +300,7 @@ class DPTrainer:
         progress.update("train", 0, total, "training with DP-SGD", noise_multiplier=round(sigma, 4))
         started = time.time()
         steps, units_drawn, stopped_early = 0, 0, False
+        step_seconds = accounting_seconds = 0.0
         sizes: list[int] = []
         report_every = max(1, math.ceil(total / 4))  # ε for the progress line: 4 coarse evaluations
         try:
@@ -307,14 +310,18 @@ class DPTrainer:
                     if steps + 1 > plan.allowed_steps:  # ε after this step would exceed ε_train
                         stopped_early = True
                         break
+                    step_started = time.perf_counter()
                     drawn = np.flatnonzero(sampler.random(n) < q)
                     sizes.append(len(drawn))
                     units_drawn += len(drawn)
                     self._step(gsm, dp_optimizer, trainable, data, drawn, pad_id, device, collate)
                     scheduler.step()
                     steps += 1
+                    step_seconds += time.perf_counter() - step_started
                     if steps % report_every == 0 or steps == total:
+                        accounting_started = time.perf_counter()
                         spent = epsilon_for(sigma, q, steps, plan.budget.training_delta, coarse=True)
+                        accounting_seconds += time.perf_counter() - accounting_started
                         progress.update(
                             "train",
                             steps,
@@ -329,7 +336,9 @@ class DPTrainer:
                 for attr in ("summed_grad", "grad_sample"):
                     if hasattr(p, attr):
                         delattr(p, attr)
+        accounting_started = time.perf_counter()
         ledger = self.ledger(plan, steps, sizes, fixed_seed)
+        accounting_seconds += time.perf_counter() - accounting_started
         return DPOutcome(
             steps=steps,
             losses=[],
@@ -338,6 +347,8 @@ class DPTrainer:
             stopped_early=stopped_early,
             ledger=ledger,
             batch_sizes=sizes,
+            step_seconds=step_seconds,
+            accounting_seconds=accounting_seconds,
         )
 
     def _step(
