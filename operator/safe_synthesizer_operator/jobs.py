@@ -65,6 +65,9 @@ class Owner:
         }
 
 
+TERMINATION_GRACE_SECONDS = 120
+
+
 def job_name(cr_name: str, uid: str, generation: int) -> str:
     """``ssj-<name>-<hash8>``, at most 63 characters, a valid DNS label, stable for one run."""
     digest = hashlib.sha256(f"{uid}/{generation}".encode()).hexdigest()[:_HASH_LEN]
@@ -280,6 +283,9 @@ def build_job(
     pod_labels = labels(owner, owner.generation)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        # On SIGTERM the runner stops at the next step or batch and publishes what it has (partial
+        # results); this is the time it gets to upload before SIGKILL.
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "automountServiceAccountToken": settings.progress_reporting,
         "enableServiceLinks": False,
         "securityContext": {

@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -51,6 +52,8 @@ class RunOptions:
     device: str | None = None
     job_name: str = "safe-synthesizer"
     work_dir: Path | None = None
+    # Set (e.g. by the CLI's SIGTERM handler) to stop at the next step or batch and publish what exists.
+    stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     _client: Any = field(default=None, repr=False)
 
     def s3_client(self) -> Any:
@@ -300,7 +303,17 @@ def _run(
         from .training import train_model
 
         with timer.stage("train"):
-            result = train_model(loaded, train, schema, params, resolved, adapter_dir, progress, dp_trainer)
+            result = train_model(
+                loaded,
+                train,
+                schema,
+                params,
+                resolved,
+                adapter_dir,
+                progress,
+                dp_trainer,
+                should_stop=options.stop_requested.is_set,
+            )
         training_summary = result.to_dict()
         if result.dp:
             # the training ledger (total ε charged) plus the schema's own spend, kept as its detail
@@ -312,6 +325,13 @@ def _run(
 
     if options.mode == "train":
         return _publish(params, options, progress, timer, staging, summary, None)
+    if options.stop_requested.is_set():
+        reason = (
+            f"termination requested during training: the adapter after {training_summary.get('steps')} "
+            "steps is published; no records were generated"
+        )
+        summary["warnings"].append(reason)
+        return _publish(params, options, progress, timer, staging, summary, reason)
 
     # generate
     from .generation import SamplingSettings, generate_records
@@ -358,6 +378,7 @@ def _run(
             group_by=params.data.group_training_examples_by,
             order_by=params.data.order_training_examples_by,
             progress=progress,
+            should_stop=options.stop_requested.is_set,
         )
         del engine
     summary["generation"] = gen.summary()
@@ -378,8 +399,8 @@ def _run(
         write_table(synthetic, staging / "synthetic_data.parquet")
     summary["rows_out"] = int(len(synthetic))
 
-    # evaluate + report (a failure here keeps the data)
-    if params.evaluation.enabled:
+    # evaluate + report (a failure here keeps the data; a stop request skips it to publish in time)
+    if params.evaluation.enabled and not options.stop_requested.is_set():
         try:
             _evaluate_stage(
                 params, progress, timer, train_raw, holdout, synthetic, pii_result, summary, staging, resolved

@@ -17,8 +17,10 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,21 @@ class JsonLogHandler(logging.Handler):
         }
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
+
+
+def _stop_on_sigterm(stop_requested: threading.Event) -> Any:
+    """First SIGTERM (Kubernetes stopping the pod): stop at the next step or batch and publish what
+    exists within the grace period; a second one exits at once. Returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handle(signum: int, frame: Any) -> None:
+        if stop_requested.is_set():
+            raise SystemExit(128 + signum)
+        stop_requested.set()
+        log.warning("termination requested (signal %d): stopping and publishing the results so far", signum)
+
+    return signal.signal(signal.SIGTERM, handle)
 
 
 def write_termination_message(payload: dict[str, Any]) -> None:
@@ -161,6 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .pipeline import run_pipeline
 
+    previous_handler = _stop_on_sigterm(options.stop_requested)
     try:
         outcome = run_pipeline(params, options, progress)
     except UserInputError as exc:
@@ -180,6 +198,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_TRANSIENT
     finally:
         root.removeHandler(json_handler)
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     summary = outcome.summary
     privacy = summary.get("privacy") or {}
     write_termination_message(

@@ -50,6 +50,7 @@ class TrainingResult:
     records_per_second: float
     tokens_per_second: float
     stopped_early: bool = False
+    interrupted: bool = False  # a termination request stopped it (the model so far was saved)
     trainable_parameters: int = 0
     dp: dict[str, Any] = field(default_factory=dict)
 
@@ -185,8 +186,13 @@ def train_model(
     adapter_dir: Path,
     progress: Progress | None = None,
     dp_trainer: Any = None,
+    should_stop: Any = None,
 ) -> TrainingResult:
-    """Fine-tune and save the adapter (or the full tiny model) with tokenizer, schema and model card."""
+    """Fine-tune and save the adapter (or the full tiny model) with tokenizer, schema and model card.
+
+    ``should_stop`` (a callable) is asked after every optimizer step: on a termination request the
+    model as trained so far is saved, and the result says it was interrupted.
+    """
     import torch
     from transformers import get_scheduler
 
@@ -214,16 +220,17 @@ def train_model(
     device = loaded.device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
+    interrupted = False
     if dp_trainer is not None:
         # DP-SGD owns sampling (Poisson), clipping, noise and the step count.
-        outcome = dp_trainer.train(model, optimizer, data, pad_id, device, progress)
+        outcome = dp_trainer.train(model, optimizer, data, pad_id, device, progress, should_stop=should_stop)
         steps, losses, tokens_seen, records_seen = (
             outcome.steps,
             outcome.losses,
             outcome.tokens,
             outcome.records,
         )
-        stopped_early = outcome.stopped_early
+        stopped_early, interrupted = outcome.stopped_early, outcome.interrupted
         dp_info = outcome.ledger
         val_loss = None
         # The measured mean is a statistic of the raw data: under DP the model card gets a bound
@@ -276,6 +283,10 @@ def train_model(
                     loss=round(losses[-1], 4),
                     tokens_per_s=round(tokens_seen / elapsed, 1),
                 )
+                if should_stop is not None and should_stop():
+                    log.info("termination requested: saving the model after %d steps", steps)
+                    stopped_early = interrupted = True
+                    break
                 if val_data and steps % training.validation_steps == 0:
                     val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
                     progress.update("train", steps, steps_total, "validation", val_loss=round(val_loss, 4))
@@ -287,7 +298,7 @@ def train_model(
                             log.info("early stopping: validation loss did not improve for 3 checks")
                             stopped_early = True
                             break
-        if val_data:
+        if val_data and not interrupted:
             val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
 
     adapter_dir.mkdir(parents=True, exist_ok=True)
@@ -325,6 +336,7 @@ def train_model(
         records_per_second=round(records_seen / max(seconds, 1e-9), 2),
         tokens_per_second=round(tokens_seen / max(seconds, 1e-9), 1),
         stopped_early=stopped_early,
+        interrupted=interrupted,
         trainable_parameters=n_trainable,
         dp=dp_info,
     )

@@ -67,6 +67,7 @@ def test_job_has_every_required_field() -> None:
     ]
     pod = job_spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "ssj-job"
+    assert pod["terminationGracePeriodSeconds"] == 120  # time to publish partial results on SIGTERM
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     c = container(job)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,8 +185,12 @@ def generate_records(
     order_by: str | None = None,
     progress: Progress | None = None,
     max_batches: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> GenerationResult:
-    """Generate until ``params.num_records`` valid records exist or the stop rule fires."""
+    """Generate until ``params.num_records`` valid records exist or the stop rule fires.
+
+    ``should_stop`` is asked after every batch (a termination request): the records so far are kept.
+    """
     progress = progress or NullProgress()
     started = time.time()
     target = params.num_records
@@ -225,6 +230,10 @@ def generate_records(
                 f"invalid fraction stayed >= {params.invalid_fraction_threshold} for {params.patience} "
                 f"consecutive batches"
             )
+            break
+        if should_stop is not None and should_stop() and len(collected) < target:
+            result.stopped_early = True
+            result.stop_reason = "termination requested"
             break
         if max_batches is not None and batch_number >= max_batches:
             result.stopped_early = True

@@ -83,6 +83,7 @@ class DPOutcome:
     stopped_early: bool
     ledger: dict[str, Any]
     batch_sizes: list[int] = field(default_factory=list)
+    interrupted: bool = False  # a termination request stopped it before the planned steps
     step_seconds: float = 0.0  # time in the DP-SGD steps themselves (accounting excluded)
     accounting_seconds: float = 0.0  # time in the progress ε and the final ledger
 
@@ -253,8 +254,13 @@ class DPTrainer:
         pad_id: int,
         device: str,
         progress: Progress | None = None,
+        should_stop: Any = None,
     ) -> DPOutcome:
-        """Run the planned DP-SGD steps on ``data`` (each unit once: the Poisson sampler's dataset)."""
+        """Run the planned DP-SGD steps on ``data`` (each unit once: the Poisson sampler's dataset).
+
+        ``should_stop`` (a callable) is asked before every step; stopping early spends less ε, and the
+        ledger accounts for the steps actually taken.
+        """
         import numpy as np
         import torch
         from opacus import GradSampleModule
@@ -299,7 +305,7 @@ class DPTrainer:
         )
         progress.update("train", 0, total, "training with DP-SGD", noise_multiplier=round(sigma, 4))
         started = time.time()
-        steps, units_drawn, stopped_early = 0, 0, False
+        steps, units_drawn, stopped_early, interrupted = 0, 0, False, False
         step_seconds = accounting_seconds = 0.0
         sizes: list[int] = []
         report_every = max(1, math.ceil(total / 4))  # ε for the progress line: 4 coarse evaluations
@@ -309,6 +315,9 @@ class DPTrainer:
                 for _ in range(total):
                     if steps + 1 > plan.allowed_steps:  # ε after this step would exceed ε_train
                         stopped_early = True
+                        break
+                    if should_stop is not None and should_stop():
+                        stopped_early = interrupted = True
                         break
                     step_started = time.perf_counter()
                     drawn = np.flatnonzero(sampler.random(n) < q)
@@ -347,6 +356,7 @@ class DPTrainer:
             stopped_early=stopped_early,
             ledger=ledger,
             batch_sizes=sizes,
+            interrupted=interrupted,
             step_seconds=step_seconds,
             accounting_seconds=accounting_seconds,
         )
