@@ -80,3 +80,20 @@ def test_budget_split_composes_to_the_target():
     assert math.isclose(budget.schema_delta + budget.training_delta, 1e-5)
     with pytest.raises(ValueError):
         split_budget(1.0, 1.5)
+
+
+@pytest.mark.parametrize(("sigma", "q", "steps", "delta"), CASES)
+def test_epsilon_agrees_with_microsoft_prv_accountant_within_one_percent(sigma, q, steps, delta):
+    """The independent library the issue names: Microsoft's ``prv-accountant`` on the same σ, q, T, δ."""
+    prv = pytest.importorskip("prv_accountant")
+    accountant = prv.PRVAccountant(
+        prvs=prv.PoissonSubsampledGaussianMechanism(noise_multiplier=sigma, sampling_probability=q),
+        max_self_compositions=steps,
+        eps_error=0.01,
+        delta_error=delta / 1000,
+    )
+    lower, estimate, upper = accountant.compute_epsilon(delta=delta, num_self_compositions=steps)
+    ours = epsilon_for(sigma, q, steps, delta)
+    print(f"sigma={sigma} q={q} T={steps} delta={delta}: ours {ours:.4f}, prv-accountant {estimate:.4f}")
+    assert abs(ours - estimate) / estimate < 0.01
+    assert lower - 1e-6 <= ours <= upper + 1e-6
