@@ -237,3 +237,18 @@ def test_write_table_atomic_and_formats(tmp_path, frame):
     csv_text = (tmp_path / "out" / "o.csv").read_text()
     assert pd.read_csv(io.StringIO(csv_text), dtype=str)["zip"].tolist()[0] == "02134"
     assert json.loads((tmp_path / "out" / "o.jsonl").read_text().splitlines()[0])["name"] == "Ann Lee"
+
+
+def test_csv_keeps_carriage_returns_inside_values(tmp_path):
+    """A value with a bare \\r (generated text can hold one) must not split its row when read back."""
+    frame = pd.DataFrame(
+        {"age": [60, 35], "note": ["HP\rte", "plain"], "score": [1.5, None], "sex": ["Female", None]}
+    )
+    path = write_table(frame, tmp_path / "t.csv")
+    for back in (pd.read_csv(path), load_table(path)):
+        assert back.shape == (2, 4)
+        assert back["note"].tolist() == ["HP\rte", "plain"]
+        assert back["age"].tolist() == [60, 35] and back["sex"].iloc[0] == "Female"
+        assert pd.isna(back["score"].iloc[1]) and pd.isna(back["sex"].iloc[1])
+    plain = write_table(frame.assign(note=["a", "b"]), tmp_path / "plain.csv")
+    assert plain.read_text().splitlines()[1] == "60,a,1.5,Female"  # minimal quoting otherwise

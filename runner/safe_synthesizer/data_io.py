@@ -358,6 +358,14 @@ def load_table(
     return df
 
 
+def _has_carriage_return(df: pd.DataFrame) -> bool:
+    return any(
+        df[column].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for column in df.columns
+        if df[column].dtype == object or pd.api.types.is_string_dtype(df[column])
+    )
+
+
 def write_table(df: pd.DataFrame, local_path: str | os.PathLike[str]) -> Path:
     """Write ``df`` (without its index) as ``.csv``, ``.jsonl`` or ``.parquet``, atomically."""
     path = Path(local_path)
@@ -368,7 +376,10 @@ def write_table(df: pd.DataFrame, local_path: str | os.PathLike[str]) -> Path:
         )
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            df.to_csv(tmp, index=False)
+            # csv's minimal quoting only quotes the line terminator (\n): a bare \r inside a value
+            # would read back as a line break, so then every text field is quoted.
+            quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(df) else csv.QUOTE_MINIMAL
+            df.to_csv(tmp, index=False, quoting=quoting)
         elif suffix == ".jsonl":
             df.to_json(tmp, orient="records", lines=True, force_ascii=False, date_format="iso")
         else:
