@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(train, holdout, synthetic, config)
     wall = time.perf_counter() - start
     if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(render_report(result, "bench_eval"), encoding="utf-8")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"table: train {len(train)} x {train.shape[1]}, holdout {len(holdout)}, synthetic {len(synthetic)}")

@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         goal = entry["default_plan"]["rows_per_second"] >= 5000
         print(f"  goal >= 5000 rows/s (default plan): {'met' if goal else 'NOT met'}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
 
