@@ -423,15 +423,13 @@ def _training_schema(
         except ImportError:
             dp_schema = None
         if dp_schema is not None:
-            declared = params.privacy.public_domains if params.privacy else {}
-            domains = {
-                column: domain.values if domain.values is not None else (domain.minimum, domain.maximum)
-                for column, domain in declared.items()
-            }
-            schema, ledger = dp_schema(train, params, public_domains=domains)
+            schema, ledger = dp_schema(train, params)
             summary.setdefault("privacy", {})["schema"] = ledger
             return schema
     return infer_schema(train)
+
+
+FEW_DP_STEPS = 30  # below this a DP-SGD run rarely learns the record format
 
 
 def _dp_trainer(
@@ -452,9 +450,6 @@ def _dp_trainer(
         log.warning("%s", message)
         summary["warnings"].append(message)
     return trainer
-
-
-FEW_DP_STEPS = 30  # below this a DP-SGD run rarely learns the record format
 
 
 def _replace_pii_stage(

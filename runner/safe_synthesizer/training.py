@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,7 @@ def train_model(
     adapter_dir: Path,
     progress: Progress | None = None,
     dp_trainer: Any = None,
-    should_stop: Any = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainingResult:
     """Fine-tune and save the adapter (or the full tiny model) with tokenizer, schema and model card.
 

@@ -47,6 +47,7 @@ import math
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,7 +255,7 @@ class DPTrainer:
         pad_id: int,
         device: str,
         progress: Progress | None = None,
-        should_stop: Any = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> DPOutcome:
         """Run the planned DP-SGD steps on ``data`` (each unit once: the Poisson sampler's dataset).
 

@@ -191,7 +191,8 @@ def dp_schema(
     """The DP generation schema of ``train`` and its ledger (mechanisms in the module docstring).
 
     ``public_domains`` maps a column to a declared domain (a list of categories, ``(min, max)`` or a
-    :class:`ColumnSchema`) that is used as is and costs no budget. ``seed`` is for tests only: noise
+    :class:`ColumnSchema`) that is used as is and costs no budget; by default the config's
+    ``privacy.public_domains``. ``seed`` is for tests only: noise
     from a known seed can be replayed, so the default draws it from OS entropy.
     """
     if params.privacy is None or not params.privacy.dp_enabled:
@@ -201,7 +202,12 @@ def dp_schema(
         raise UserInputError(
             f"config.data.group_training_examples_by names column {group_by!r}, which the data does not have"
         )
-    declared = dict(public_domains or {})
+    if public_domains is None:
+        public_domains = {
+            column: domain.values if domain.values is not None else (domain.minimum, domain.maximum)
+            for column, domain in params.privacy.public_domains.items()
+        }
+    declared = dict(public_domains)
     unknown = sorted(set(declared) - {str(c) for c in train.columns})
     if unknown:
         raise UserInputError(f"public domains given for columns the data does not have: {', '.join(unknown)}")
