@@ -1,12 +1,11 @@
 """Small statistics shared by the metrics: shared histogram bins, Jensen-Shannon distance, entropy,
-Theil's U, correlation ratio, ROC AUC and bootstrap helpers."""
+chance-adjusted Theil's U and correlation ratio, ROC AUC and bootstrap helpers."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.spatial.distance import jensenshannon
+from scipy.special import gammaln
 from scipy.stats import rankdata
 
 MAX_BINS = 500
@@ -74,33 +73,99 @@ def dense_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.astype(np.int64), len(uniq)
 
 
-def theils_u_pair(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Theil's uncertainty coefficients (U(x|y), U(y|x)) of two code arrays.
+def expected_mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """E[I(x; y)] (nats) of two columns with category counts ``a`` and ``b`` under independence: the
+    mutual information a random pairing of the same values gets (the permutation/hypergeometric
+    model of adjusted mutual information, Vinh, Epps & Bailey 2010):
 
-    ``U(x|y) = (H(x) − H(x|y)) / H(x)``: the share of x's entropy that y explains; 0 if H(x) = 0.
+    ``E[I] = Σ_i Σ_j Σ_k (k/n)·log(n·k / (a_i·b_j))·P(k; n, a_i, b_j)`` with P the hypergeometric
+    probability that a category of size a_i and one of size b_j share k rows.
+
+    Categories of equal size are grouped, and k runs over the hypergeometric mean ± (12σ + 12)
+    (the mass outside is below 1e-9), so the cost stays small for high-cardinality columns.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    a, b = a[a > 0], b[b > 0]
+    n = int(a.sum())
+    if n <= 1 or len(a) < 2 or len(b) < 2:
+        return 0.0
+    ua, ma = np.unique(a, return_counts=True)
+    ub, mb = np.unique(b, return_counts=True)
+    big_a = np.repeat(ua, len(ub)).astype(float)
+    big_b = np.tile(ub, len(ua)).astype(float)
+    mult = np.repeat(ma, len(ub)).astype(float) * np.tile(mb, len(ua))
+    mean = big_a * big_b / n
+    sd = np.sqrt(big_a * big_b * (n - big_a) * (n - big_b) / (n * n * (n - 1.0)))
+    lo = np.maximum(np.maximum(1.0, big_a + big_b - n), np.floor(mean - 12 * sd - 12))
+    hi = np.minimum(np.minimum(big_a, big_b), np.ceil(mean + 12 * sd + 12))
+    length = np.maximum(hi - lo + 1, 0).astype(np.int64)
+    if length.sum() == 0:
+        return 0.0
+    pair = np.repeat(np.arange(len(length)), length)
+    start = np.cumsum(length) - length
+    k = lo[pair] + (np.arange(int(length.sum())) - start[pair])
+    ai, bj = big_a[pair], big_b[pair]
+    log_p = (
+        gammaln(ai + 1)
+        + gammaln(bj + 1)
+        + gammaln(n - ai + 1)
+        + gammaln(n - bj + 1)
+        - gammaln(n + 1.0)
+        - gammaln(k + 1)
+        - gammaln(ai - k + 1)
+        - gammaln(bj - k + 1)
+        - gammaln(n - ai - bj + k + 1)
+    )
+    terms = mult[pair] * (k / n) * np.log(n * k / (ai * bj)) * np.exp(log_p)
+    return float(max(terms.sum(), 0.0))
+
+
+def theils_u_pair(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Chance-adjusted Theil's uncertainty coefficients (U(x|y), U(y|x)) of two code arrays.
+
+    ``U(x|y) = (I(x;y) − E[I]) / (H(x) − E[I])``: the share of x's entropy that y explains, less
+    what independent columns of the same size and category counts explain by chance
+    (:func:`expected_mutual_information`); clipped to [0, 1], 0 if H(x) = 0. The plain plug-in
+    coefficient ``I/H(x)`` is biased upwards in small samples (about (k_x−1)(k_y−1)/(2n) nats of
+    spurious information), enough to make a 100-row sample look strongly associated.
     """
     xc, nx = dense_codes(x)
     yc, ny = dense_codes(y)
-    joint = np.bincount(xc * ny + yc, minlength=nx * ny).reshape(nx, ny).astype(float)
-    n = joint.sum()
-    px = joint.sum(axis=1)
-    py = joint.sum(axis=0)
+    joint = np.bincount(xc * ny + yc, minlength=nx * ny).astype(float)
+    px = np.bincount(xc, minlength=nx).astype(float)
+    py = np.bincount(yc, minlength=ny).astype(float)
     hx = entropy_of_counts(px)
     hy = entropy_of_counts(py)
-    nz = joint > 0
-    pj = joint[nz] / n
-    # H(x|y) = -Σ p(x,y) log(p(x,y)/p(y)); H(y|x) likewise.
-    py_b = np.broadcast_to(py[None, :], joint.shape)[nz] / n
-    px_b = np.broadcast_to(px[:, None], joint.shape)[nz] / n
-    hx_given_y = float(-(pj * np.log(pj / py_b)).sum())
-    hy_given_x = float(-(pj * np.log(pj / px_b)).sum())
-    u_xy = (hx - hx_given_y) / hx if hx > 0 else 0.0
-    u_yx = (hy - hy_given_x) / hy if hy > 0 else 0.0
-    return min(1.0, max(0.0, u_xy)), min(1.0, max(0.0, u_yx))
+    mi = max(hx + hy - entropy_of_counts(joint), 0.0)
+    emi = expected_mutual_information(px, py) if hx > 0 and hy > 0 else 0.0
+
+    def adjusted(h: float) -> float:
+        if h <= 0 or h - emi <= 1e-12:
+            return 0.0
+        return min(1.0, max(0.0, (mi - emi) / (h - emi)))
+
+    return adjusted(hx), adjusted(hy)
+
+
+def _adjusted_eta(ss_between: np.ndarray, ss_total: np.ndarray, n: int, k: int) -> np.ndarray:
+    """√ε² with Kelley's ε² = (η² − E[η²]) / (1 − E[η²]), E[η²] = (k−1)/(n−1) under independence."""
+    eta2 = np.divide(ss_between, ss_total, out=np.zeros_like(ss_total), where=ss_total > 0)
+    if n - k <= 0:
+        return np.zeros_like(eta2)
+    chance = (k - 1) / (n - 1)
+    eps2 = (eta2 - chance) / (1.0 - chance)
+    return np.where(ss_total > 0, np.sqrt(np.clip(eps2, 0.0, 1.0)), 0.0)
 
 
 def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
-    """Correlation ratio η of a numeric variable over nominal groups: sqrt(SS_between / SS_total)."""
+    """Chance-adjusted correlation ratio of a numeric variable over nominal groups.
+
+    ``η² = SS_between / SS_total`` over k non-empty groups and n rows with a finite value;
+    ``ε² = (η² − (k−1)/(n−1)) / (1 − (k−1)/(n−1))`` (Kelley; (k−1)/(n−1) is E[η²] when the groups
+    are unrelated to the values, so independent columns get 0 at any n, not ≈ √((k−1)/n));
+    returns ``√ε²`` clipped to [0, 1].
+    """
     ok = np.isfinite(values)
     if ok.sum() < 2:
         return 0.0
@@ -110,15 +175,13 @@ def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
     sums = np.bincount(c, weights=v, minlength=k)
     mean = v.mean()
     ss_total = float(((v - mean) ** 2).sum())
-    if ss_total <= 0:
-        return 0.0
     means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     ss_between = float((counts * (means - mean) ** 2).sum())
-    return math.sqrt(min(1.0, max(0.0, ss_between / ss_total)))
+    return float(_adjusted_eta(np.array([ss_between]), np.array([ss_total]), len(v), k)[0])
 
 
 def correlation_ratios(codes: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """Correlation ratio η of every column of a complete (no NaN) numeric block over nominal groups."""
+    """:func:`correlation_ratio` of every column of a complete (no NaN) numeric block."""
     c, k = dense_codes(codes)
     counts = np.bincount(c, minlength=k).astype(float)
     onehot = np.zeros((len(c), k))
@@ -128,8 +191,7 @@ def correlation_ratios(codes: np.ndarray, block: np.ndarray) -> np.ndarray:
     means = sums / np.maximum(counts, 1)[:, None]
     ss_between = (counts[:, None] * (means - mean) ** 2).sum(axis=0)
     ss_total = ((block - mean) ** 2).sum(axis=0)
-    ratio = np.divide(ss_between, ss_total, out=np.zeros_like(ss_total), where=ss_total > 0)
-    return np.sqrt(np.clip(ratio, 0.0, 1.0))
+    return _adjusted_eta(ss_between, ss_total, len(c), k)
 
 
 def quantile_bins(values: np.ndarray, n_bins: int = 20) -> np.ndarray:

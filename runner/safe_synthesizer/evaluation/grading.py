@@ -52,13 +52,14 @@ def distribution_score(mean_js: float) -> float:
     return 7.44 * mean_js**2 - 16.646 * mean_js + 10.305
 
 
-def correlation_score(mae: float) -> float:
-    """Column correlation stability: 10 if MAE < 0.01, 0 if MAE > 0.46, else 37.562m² − 35.643m + 10.056."""
-    if mae < 0.01:
+def correlation_score(error: float) -> float:
+    """Column correlation stability from the strength-weighted association error E
+    (:mod:`.correlation`): 10 if E < 0.01, 0 if E > 0.46, else 37.562E² − 35.643E + 10.056."""
+    if error < 0.01:
         return 10.0
-    if mae > 0.46:
+    if error > 0.46:
         return 0.0
-    return 37.562 * mae**2 - 35.643 * mae + 10.056
+    return 37.562 * error**2 - 35.643 * error + 10.056
 
 
 def deep_structure_score(raw: float) -> float:
