@@ -2,8 +2,9 @@
 """Write the labelled PII fixture: ``tests/pii/fixtures/pii_labelled.csv`` + ``pii_labels.json``.
 
 Seeded Faker (en_US) data with 18 entity types: structured columns whose names say what they hold,
-structured PII columns with uninformative names (detected from values only), decoy columns that look
-PII-like but are not (10-digit order ids, ``account_state``, company names, timestamps), and two
+structured PII columns with uninformative names (detected from values only), identifier-like codes
+(unique SKUs: treated as identifiers), decoy columns that look PII-like but are not (10-digit order
+ids, ``account_state``, company names, timestamps), and two
 free-text columns with planted spans (the row's own person and unrelated people, cards, SSNs, IBANs,
 IPs, URLs, addresses). The labels JSON maps each column to its entity (``null`` for non-PII) and lists
 every planted text span as ``[row, start, end, entity]``.
@@ -51,14 +52,14 @@ COLUMNS: dict[str, str | None] = {
     "ip": "ip_address",
     "website": "url",
     "tax_id": "tax_id",
-    "passport_number": "national_id",
+    "passport_number": "passport_number",
     # PII under names that say nothing: found from values only
     "contact": "email",
     "col_7": "phone_number",
     "payer": "name",
     "ref_code": "credit_debit_card",
     "node": "ip_address",
-    # decoys
+    # decoys (integer order ids: a number column is not an identifier by its values) and codes
     "order_id": None,
     "amount": None,
     "status": None,
@@ -66,7 +67,7 @@ COLUMNS: dict[str, str | None] = {
     "company": None,
     "product": None,
     "created_at": None,
-    "sku": None,
+    "sku": "unique_identifier",  # mostly unique codes, not words: replaced as identifiers
     "age": None,
     # free text
     "notes": None,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pii_helpers import KEY, config
 
-from safe_synthesizer.pii import detect, replace_pii
+from safe_synthesizer.pii import presidio_backend, replace_pii
 from safe_synthesizer.pii.detect import (
     TextScanner,
     card_issuer_known,
@@ -82,8 +82,10 @@ def test_detection_methods(labelled_df: pd.DataFrame) -> None:
     assert detections["payer"].entity == "name"
     assert detections["ref_code"].entity == "credit_debit_card"  # integer column, Luhn + issuer
     assert detections["notes"].free_text and detections["notes"].entity is None
-    for decoy in ("order_id", "account_state", "company", "product", "created_at", "sku", "status"):
+    for decoy in ("order_id", "account_state", "company", "product", "created_at", "status", "amount", "age"):
         assert detections[decoy].entity is None, decoy
+    # mostly unique codes, not words: an identifier (fail closed)
+    assert detections["sku"].entity == "unique_identifier" and detections["sku"].method == "identifier"
 
 
 @pytest.mark.parametrize(
@@ -112,10 +114,10 @@ def test_detection_methods(labelled_df: pd.DataFrame) -> None:
         ("iban", "iban"),
         ("website", "url"),
         ("tax_id", "tax_id"),
-        ("passport_number", "national_id"),
+        ("passport_number", "passport_number"),
         ("product_name", None),
         ("company_name", None),
-        ("username", None),
+        ("username", "user_name"),
         ("status", None),
         ("amount", None),
         ("order_id", None),
@@ -144,9 +146,9 @@ def test_hint_alone_is_not_enough() -> None:
     )
     detections = classify_columns(df, config().globals)
     assert {c: d.entity for c, d in detections.items()} == {
-        "state": None,
-        "phone": None,
-        "order_number": None,
+        "state": None,  # a weak hint: "state" is also an account state
+        "phone": None,  # no digits: nothing here can be a phone number
+        "order_number": "unique_identifier",  # distinct codes: an identifier, whatever the name says
     }
 
 
@@ -180,7 +182,7 @@ def test_text_scan_with_spacy_or_patterns(caplog: pytest.LogCaptureFixture) -> N
 
 def test_text_scan_patterns_only(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="safe_synthesizer.pii")
-    monkeypatch.setattr(detect, "spacy_model_available", lambda: False)
+    monkeypatch.setattr(presidio_backend, "spacy_model_available", lambda: False)
     scanner = TextScanner(config().globals)
     assert scanner.backend == "presidio:patterns"
     assert "pattern recognisers only" in caplog.text

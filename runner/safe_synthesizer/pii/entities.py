@@ -1,7 +1,13 @@
 """The entity vocabulary (NeMo Safe Synthesizer's names) and what each entity maps to.
 
-Entity names follow NeMo's default list (``first_name`` ... ``credit_debit_card``) plus the types our
-local recognisers validate well (``iban``, ``ip_address``, ``url``, ``date_of_birth``).
+Entity names follow NeMo's default list (``first_name`` ... ``credit_debit_card``) plus, detected by
+default too, the types an identity export holds beyond it: ``iban``, ``ip_address``, ``url``,
+``date_of_birth``, online identity (``user_name``, ``password``, ``api_key``, ``security_answer``,
+``domain_name``), card data (``cvv``, ``card_expiry``), documents and vehicles
+(``passport_number``, ``drivers_license``, ``license_plate``, ``vehicle_identifier``), bank
+accounts (``account_number``), devices (``device_identifier``: MAC, IMEI, UUID, advertising ids),
+places (``coordinate``) and identifier-like codes (``unique_identifier``). Names follow NVIDIA's
+GLiNER-PII labels where one exists.
 """
 
 from __future__ import annotations
@@ -10,7 +16,27 @@ from safe_synthesizer.config.replace_pii import DEFAULT_ENTITIES
 
 #: Entities detected when ``globals.classify.entities`` / ``globals.ner.ner_entities`` are not given:
 #: NeMo's 15 defaults plus the ones our validated recognisers add.
-EXTRA_DEFAULT_ENTITIES: tuple[str, ...] = ("iban", "ip_address", "url", "date_of_birth")
+EXTRA_DEFAULT_ENTITIES: tuple[str, ...] = (
+    "iban",
+    "ip_address",
+    "url",
+    "date_of_birth",
+    "user_name",
+    "password",
+    "api_key",
+    "security_answer",
+    "cvv",
+    "card_expiry",
+    "domain_name",
+    "passport_number",
+    "drivers_license",
+    "license_plate",
+    "vehicle_identifier",
+    "account_number",
+    "device_identifier",
+    "coordinate",
+    "unique_identifier",
+)
 DETECTED_BY_DEFAULT: tuple[str, ...] = DEFAULT_ENTITIES + EXTRA_DEFAULT_ENTITIES
 
 #: Every entity name the package knows (rules may still name others; they then select nothing).
@@ -37,6 +63,21 @@ ENTITY_FAKER_METHOD: dict[str, str] = {
     "ip_address": "ipv4",
     "url": "url",
     "date_of_birth": "date_of_birth",
+    "user_name": "user_name",
+    "password": "password",
+    "api_key": "sha256",
+    "security_answer": "last_name",
+    "cvv": "credit_card_security_code",
+    "card_expiry": "credit_card_expire",
+    "domain_name": "domain_name",
+    "passport_number": "passport_number",
+    "drivers_license": "bothify",
+    "license_plate": "license_plate",
+    "vehicle_identifier": "vin",
+    "account_number": "bban",
+    "device_identifier": "mac_address",
+    "coordinate": "latitude",
+    "unique_identifier": "uuid4",
 }
 
 #: presidio entity type -> ours. ``LOCATION`` is refined by value shape (state / street / city).
@@ -75,6 +116,14 @@ KNOWN_VALUE_ENTITIES: frozenset[str] = frozenset(
         "iban",
         "ip_address",
         "url",
+        "user_name",
+        "passport_number",
+        "drivers_license",
+        "license_plate",
+        "vehicle_identifier",
+        "account_number",
+        "device_identifier",
+        "unique_identifier",
     }
 )
 

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
-from .detect import ColumnDetection
+from .columns import ColumnDetection
 from .pseudonym import Pseudonymizer
 
 logger = logging.getLogger("safe_synthesizer.pii")

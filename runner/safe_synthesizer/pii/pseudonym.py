@@ -34,13 +34,24 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from faker import Faker
 
+from .formats import (
+    DATE_FORMATS,
+    FLOAT_CARD,
+    NAME_PREFIXES,
+    NAME_SUFFIXES,
+    SCI_CARD,
+    iban_check_digits,
+    luhn_check_digit,
+    luhn_valid,
+    parse_date,
+)
 from .lexicons import Lexicon, WeightedList, detection_lexicon, lexicon
+from .national_ids import KINDS, fix_check_digits, national_id_kind
+
+__all__ = ["NAME_PREFIXES", "NAME_SUFFIXES", "Pseudonymizer", "iban_check_digits", "luhn_check_digit"]
 
 _MAX_ATTEMPTS = 12
 _POOL_SIZE = 2048
-
-NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "rev", "fr"})
-NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "md", "phd", "dds", "dvm", "esq", "cpa"})
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 _EXTENSION = re.compile(r"(?i)(\s*(?:x|ext\.?|extension)\s*)(\d+)\s*$")
 _STREET = re.compile(
@@ -51,22 +62,45 @@ _US_ADDRESS = re.compile(
     r"^(?P<street>.+?)(?P<sep>\s*[\n,]\s*)(?P<city>[^\n,]+?),\s*(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$"
 )
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
-_DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%m/%d/%Y",
-    "%d/%m/%Y",
-    "%Y/%m/%d",
-    "%d.%m.%Y",
-    "%d-%m-%Y",
-    "%m-%d-%Y",
-    "%Y%m%d",
-    "%B %d, %Y",
-    "%b %d, %Y",
-    "%d %B %Y",
-    "%d %b %Y",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
+_MODULAR_CRYPT = re.compile(r"^\$[\w-]{1,12}\$(?:[\w=,]{1,40}\$){0,3}")
+_HEX_BODY = re.compile(r"^[0-9A-Fa-f:.\-{}]+$")
+_VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+_VIN_VALUES = dict(
+    zip(
+        "ABCDEFGHJKLMNPRSTUVWXYZ",
+        (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9),
+        strict=True,
+    )
 )
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+_EXPIRY = (
+    (re.compile(r"^(?P<m>0?[1-9]|1[0-2])(?P<sep>\s*[/\-.]\s*)(?P<y>\d{2}|\d{4})$"), "my"),
+    (re.compile(r"^(?P<y>\d{4})(?P<sep>\s*[/\-.]\s*)(?P<m>0?[1-9]|1[0-2])$"), "ym"),
+    (re.compile(r"^(?P<m>0[1-9]|1[0-2])(?P<sep>)(?P<y>\d{2})$"), "my"),
+)
+
+
+def _is_hex(text: str) -> bool:
+    """A hexadecimal code (hash, MAC, UUID ...): 8+ hex digits, letters a-f among them (one in eight
+    or more, as random hex has about six in sixteen), no other letters."""
+    compact = re.sub(r"[:.\-{}]", "", text)
+    hex_letters = sum(c in "abcdefABCDEF" for c in compact)
+    return (
+        len(compact) >= 8
+        and bool(_HEX_BODY.match(text))
+        and all(c in "0123456789abcdefABCDEF" for c in compact)
+        and hex_letters >= max(2, len(compact) // 8)
+    )
+
+
+def vin_check_digit(vin: str) -> str:
+    """The North American VIN check digit (position 9) of a 17-character VIN."""
+    total = sum(
+        (int(c) if c.isdigit() else _VIN_VALUES.get(c, 0)) * w
+        for c, w in zip(vin.upper(), _VIN_WEIGHTS, strict=True)
+    )
+    r = total % 11
+    return "X" if r == 10 else str(r)
 
 
 def _ascii_slug(text: str) -> str:
@@ -81,26 +115,6 @@ def match_case(template: str, new: str) -> str:
     if template.islower():
         return new.lower()
     return new
-
-
-def luhn_check_digit(payload: str) -> str:
-    """The Luhn check digit for ``payload`` (digits without the check digit)."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def iban_check_digits(country: str, bban: str) -> str:
-    """ISO 13616 check digits for ``country`` + ``bban``."""
-    rearranged = bban + country + "00"
-    numeric = "".join(str(int(c, 36)) for c in rearranged)
-    return f"{98 - int(numeric) % 97:02d}"
 
 
 class KeyedStream:
@@ -199,9 +213,24 @@ class Pseudonymizer:
             "city": self.city,
             "state": self.state,
             "postcode": lambda s: self.chars(s, "postcode"),
-            "national_id": lambda s: self.chars(s, "national_id"),
-            "tax_id": lambda s: self.chars(s, "tax_id", keep_leading={"9"}),
+            "national_id": lambda s: self.national_id(s, "national_id"),
+            "tax_id": lambda s: self.national_id(s, "tax_id", keep_leading={"9"}),
             "date_of_birth": lambda s: self.shift_date_text(s, -365, 365, "date_of_birth"),
+            "user_name": self.user_name,
+            "password": self.secret,
+            "api_key": self.secret,
+            "security_answer": self.security_answer,
+            "cvv": lambda s: self.chars(s, "cvv"),
+            "card_expiry": self.card_expiry,
+            "domain_name": self.domain_name,
+            "passport_number": lambda s: self.chars(s, "passport_number"),
+            "drivers_license": lambda s: self.chars(s, "drivers_license"),
+            "license_plate": lambda s: self.chars(s, "license_plate"),
+            "vehicle_identifier": self.vin,
+            "account_number": lambda s: self.chars(s, "account_number"),
+            "device_identifier": self.device_id,
+            "coordinate": self.coordinate_text,
+            "unique_identifier": self.identifier,
         }
 
     # ------------------------------------------------------------------ primitives
@@ -275,6 +304,8 @@ class Pseudonymizer:
             out = self.replace_text(entity, str(int(value)))
             return int(out) if out.isdigit() else out
         if isinstance(value, float | np.floating):
+            if entity == "coordinate":
+                return self.coordinate(float(value))
             if float(value).is_integer():
                 out = self.replace_text(entity, str(int(value)))
                 return float(out) if out.isdigit() else out
@@ -393,13 +424,9 @@ class Pseudonymizer:
             "domain", core, lambda: self._pool_pick("domain_name", "domain", core, core)
         )
 
-    def email(self, text: str) -> str:
-        """An email whose local part follows the replaced names of its owner."""
-        stripped = text.strip()
-        local, at, host = stripped.rpartition("@")
-        if not at or not local:
-            return self.chars(text, "email")
-        first, last = self._email_context.get(stripped.casefold(), (None, None))
+    def _local_part(self, local: str, key: str, first: str | None, last: str | None) -> str:
+        """The local part of an email (or a user name): names follow the owner's replaced names,
+        other words become surnames, digits are re-drawn, separators kept."""
         fold_first = _ascii_slug(first) if first else ""
         fold_last = _ascii_slug(last) if last else ""
         new_first = _ascii_slug(self.given(first)) if first else ""
@@ -412,7 +439,7 @@ class Pseudonymizer:
                 continue
             low = piece.lower()
             if piece.isdigit():
-                stream = self.stream("email_digits", stripped.casefold(), piece)
+                stream = self.stream("email_digits", key, piece)
                 out.append(stream.digits(len(piece)))
             elif piece in "._+-":
                 out.append(piece)
@@ -435,7 +462,16 @@ class Pseudonymizer:
                 out.append(_ascii_slug(word) or self.chars(low, "email_word"))
             else:
                 out.append(self.chars(low, "email_word"))
-        new_local = "".join(out)
+        return "".join(out)
+
+    def email(self, text: str) -> str:
+        """An email whose local part follows the replaced names of its owner."""
+        stripped = text.strip()
+        local, at, host = stripped.rpartition("@")
+        if not at or not local:
+            return self.chars(text, "email")
+        first, last = self._email_context.get(stripped.casefold(), (None, None))
+        new_local = self._local_part(local, stripped.casefold(), first, last)
         candidate = f"{new_local}@{self.domain(host)}"
         if candidate.casefold() == stripped.casefold():
             candidate = f"{new_local}{self.stream('email_tail', stripped).digit(1)}@{self.domain(host)}"
@@ -468,9 +504,10 @@ class Pseudonymizer:
 
     # ------------------------------------------------------------------ digits and characters
     def chars(self, text: str, family: str, keep_leading: set[str] | None = None) -> str:
-        """Format-preserving re-draw: ASCII digits stay digits, letters stay letters (same case)."""
-        n_digits = sum(1 for c in text if "0" <= c <= "9")
-        n_letters = sum(1 for c in text if ("a" <= c <= "z") or ("A" <= c <= "Z"))
+        """Format-preserving re-draw: digits stay digits, letters stay letters (same case); letters
+        and digits of other scripts become ASCII ones; punctuation and spaces are kept."""
+        n_digits = sum(1 for c in text if c.isdigit())
+        n_letters = sum(1 for c in text if c.isalpha())
         if not n_digits and not n_letters:
             return text
         keep_first = bool(keep_leading) and text.lstrip()[:1] in (keep_leading or ())
@@ -489,6 +526,30 @@ class Pseudonymizer:
                     out.append(next(letters))
                 elif "A" <= ch <= "Z":
                     out.append(next(letters).upper())
+                elif ch.isdigit():
+                    out.append(next(digits))
+                elif ch.isalpha():
+                    letter = next(letters)
+                    out.append(letter.upper() if ch.isupper() else letter)
+                else:
+                    out.append(ch)
+            candidate = "".join(out)
+            if candidate.casefold() != text.casefold():
+                return candidate
+        return candidate
+
+    def hex_chars(self, text: str, family: str, keep: frozenset[int] = frozenset()) -> str:
+        """Re-draw the hexadecimal digits of ``text`` (case kept); positions in ``keep`` stay."""
+        norm = text.strip().casefold()
+        upper = any(c in "ABCDEF" for c in text) and not any(c in "abcdef" for c in text)
+        candidate = text
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream("hex", family, norm, str(attempt))
+            out: list[str] = []
+            for i, ch in enumerate(text):
+                if i not in keep and ch in "0123456789abcdefABCDEF":
+                    new = "0123456789abcdef"[stream.below(16)]
+                    out.append(new.upper() if upper else new)
                 else:
                     out.append(ch)
             candidate = "".join(out)
@@ -566,7 +627,20 @@ class Pseudonymizer:
         return self._pour(text, self._cached("ssn", digits, make))
 
     def card(self, text: str) -> str:
-        """Card number: same length and layout, same first digit, valid Luhn check digit."""
+        """Card number: same length and layout, same first digit, valid Luhn check digit.
+
+        Spreadsheet damage keeps its shape: ``5.54563E+15`` gets a new mantissa (same first digit and
+        exponent), ``5545630000000000.0`` a new card number before the ``.0``.
+        """
+        sci = SCI_CARD.match(text)
+        if sci:
+            mantissa = sci.group(1) + sci.group(2)
+            new = self._cached("card_sci", mantissa, lambda: self._sci_mantissa(mantissa))
+            start, end = sci.start(1), sci.end(2)
+            return text[:start] + new[0] + "." + new[1:] + text[end:]
+        damaged = FLOAT_CARD.match(text)
+        if damaged:
+            return text[: damaged.start(1)] + self.card(damaged.group(1)) + text[damaged.end(1) :]
         digits = re.sub(r"\D", "", text)
         if not 12 <= len(digits) <= 19:
             return self.chars(text, "card")
@@ -581,6 +655,15 @@ class Pseudonymizer:
             return candidate
 
         return self._pour(text, self._cached("card", digits, make))
+
+    def _sci_mantissa(self, mantissa: str) -> str:
+        for attempt in range(_MAX_ATTEMPTS):
+            candidate = mantissa[0] + self.stream("card_sci", mantissa, str(attempt)).digits(
+                len(mantissa) - 1
+            )
+            if candidate != mantissa:
+                return candidate
+        return candidate
 
     def iban(self, text: str) -> str:
         """IBAN: same country, length and layout; valid check digits."""
@@ -660,6 +743,165 @@ class Pseudonymizer:
             if candidate != text:
                 break
         return candidate
+
+    # ------------------------------------------------------------------ identifiers and secrets
+    def national_id(self, text: str, family: str, keep_leading: set[str] | None = None) -> str:
+        """Same layout; when the original has a known kind's check digits, so does the replacement."""
+        kind = national_id_kind(text)
+        first = self.chars(text, family, keep_leading)
+        if kind is None:
+            return first
+        fixed = fix_check_digits(kind, first)
+        if fixed is not None and fixed != text:
+            return fixed
+        check = KINDS[kind]
+        for attempt in range(30):
+            candidate = first if attempt == 0 else self.chars(text, f"{family}#{attempt}", keep_leading)
+            if candidate != text and check(candidate.strip()):
+                return candidate
+        return first
+
+    def user_name(self, text: str) -> str:
+        """A user name: names and words inside it replaced like an email's local part."""
+        stripped = text.strip()
+        if "@" in stripped:
+            return self.email(stripped)
+        out = self._local_part(stripped, "user\x1f" + stripped.casefold(), None, None)
+        if not out or out.casefold() == stripped.casefold():
+            out = self.chars(stripped, "user_name")
+        return match_case(stripped, out) if stripped.isupper() else out
+
+    def secret(self, text: str) -> str:
+        """Passwords, hashes, tokens: same length and character classes; a hash stays a hash."""
+        m = _MODULAR_CRYPT.match(text)
+        prefix = m.group(0) if m else ""
+        body = text[len(prefix) :]
+        if body and _is_hex(body):
+            return prefix + self.hex_chars(body, "secret")
+        return prefix + self.chars(body, "secret") if body else self.chars(text, "secret")
+
+    def security_answer(self, text: str) -> str:
+        """Each word of the answer becomes another (surname-like) word; digits are re-drawn."""
+        out = self._tokens_sub(text, lambda t: self._lexicon_draw(self._lex.last_names, "answer", t))
+        if any(c.isdigit() for c in out):
+            out = re.sub(
+                r"\d+", lambda d: self.stream("answer_digits", text, d.group(0)).digits(len(d.group(0))), out
+            )
+        return out if out != text else self.chars(text, "security_answer")
+
+    def card_expiry(self, text: str) -> str:
+        """A card expiry moved by a keyed 1-18 months, in the same layout (``03/27``, ``2027-03``)."""
+        stripped = text.strip()
+        for pattern, order in _EXPIRY:
+            m = pattern.match(stripped)
+            if m:
+                return self._shift_expiry(stripped, m.group("m"), m.group("y"), m.group("sep"), order)
+        if re.fullmatch(r"\d{3}", stripped):  # MMYY that lost its leading zero (an integer column)
+            out = self._shift_expiry("0" + stripped, stripped[0], stripped[1:], "", "my")
+            return out.lstrip("0") or out
+        if parse_date(stripped) is not None:
+            return self.shift_date_text(stripped, -540, 540, "card_expiry")
+        return self.chars(text, "card_expiry")
+
+    def _shift_expiry(self, norm: str, month: str, year: str, sep: str, order: str) -> str:
+        full_year = int(year) if len(year) == 4 else 2000 + int(year)
+        offset = self._offset_days("card_expiry", norm, -18, 18)
+        new_year, new_month = divmod(full_year * 12 + int(month) - 1 + offset, 12)
+        y = f"{new_year % 100:02d}" if len(year) == 2 else str(new_year)
+        m = f"{new_month + 1:02d}" if len(month) == 2 else str(new_month + 1)
+        return f"{m}{sep}{y}" if order == "my" else f"{y}{sep}{m}"
+
+    def domain_name(self, text: str) -> str:
+        """A host name of the job's locales (``www.`` kept); every domain is replaced."""
+        stripped = text.strip()
+        norm = stripped.casefold().rstrip(".")
+        prefix = "www." if norm.startswith("www.") else ""
+        core = norm[len(prefix) :]
+        new = self._cached("domain", core, lambda: self._pool_pick("domain_name", "domain", core, core))
+        return match_case(stripped, prefix + new) if stripped.isupper() else prefix + new
+
+    def vin(self, text: str) -> str:
+        """A VIN: manufacturer code (first 3) kept, the rest re-drawn, a valid check digit kept valid."""
+        stripped = text.strip()
+        upper = stripped.upper()
+        if not re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", upper):
+            return self.chars(text, "vehicle_identifier")
+        check_valid = vin_check_digit(upper) == upper[8]
+        letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+        candidate = upper
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream("vin", upper, str(attempt))
+            body = [
+                c
+                if i < 3
+                else (str(stream.below(10)) if c.isdigit() else letters[stream.below(len(letters))])
+                for i, c in enumerate(upper)
+            ]
+            if check_valid:
+                body[8] = vin_check_digit("".join(body))
+            candidate = "".join(body)
+            if candidate != upper:
+                break
+        return candidate if stripped.isupper() or not stripped.islower() else candidate.lower()
+
+    def device_id(self, text: str) -> str:
+        """MAC (same separators and case), IMEI (type code kept, valid Luhn), UUID (version kept), hex."""
+        stripped = text.strip()
+        digits = re.sub(r"\D", "", stripped)
+        if len(digits) == 15 and re.fullmatch(r"[\d -]{15,18}", stripped) and luhn_valid(digits):
+
+            def make() -> str:
+                for attempt in range(_MAX_ATTEMPTS):
+                    body = digits[:8] + self.stream("imei", digits, str(attempt)).digits(6)
+                    candidate = body + luhn_check_digit(body)
+                    if candidate != digits:
+                        return candidate
+                return candidate
+
+            return self._pour(stripped, self._cached("imei", digits, make))
+        compact = re.sub(r"[^0-9A-Fa-f]", "", stripped)
+        if len(compact) == 32 and re.fullmatch(r"\{?[0-9A-Fa-f-]{32,36}\}?", stripped):
+            hex_positions = [i for i, c in enumerate(stripped) if c in "0123456789abcdefABCDEF"]
+            keep = frozenset({hex_positions[12], hex_positions[16]})  # version and variant nibbles
+            return self.hex_chars(stripped, "uuid", keep)
+        if _is_hex(stripped):
+            return self.hex_chars(stripped, "device_identifier")
+        return self.chars(text, "device_identifier")
+
+    def identifier(self, text: str) -> str:
+        """An identifier-like code: hexadecimal stays hexadecimal, anything else keeps its layout."""
+        stripped = text.strip()
+        if _is_hex(stripped):
+            return self.hex_chars(text, "unique_identifier")
+        return self.chars(text, "unique_identifier")
+
+    def coordinate(self, value: float) -> float:
+        """A coordinate moved by a keyed 0.05-0.5 degrees (same decimals; latitudes stay in range)."""
+        text = repr(float(value))
+        decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 6
+        stream = self.stream("coordinate", f"{value:.{decimals}f}")
+        offset = (0.05 + 0.45 * stream.below(1_000_000) / 1_000_000) * (1 if stream.below(2) else -1)
+        limit = 90.0 if abs(value) <= 90 else 180.0
+        new = value + offset
+        if abs(new) > limit:
+            new = value - offset
+        out = round(new, max(decimals, 1))
+        return out if out != value else round(value - offset, max(decimals, 1))
+
+    def coordinate_text(self, text: str) -> str:
+        """Coordinates written as text (``48.8566``, ``48,8566``, ``48.85, 2.35``): each number moved."""
+
+        def one(m: re.Match[str]) -> str:
+            raw = m.group(0)
+            comma = "," in raw
+            value = float(raw.replace(",", "."))
+            decimals = len(re.split(r"[.,]", raw)[1])
+            new = self.coordinate(value)
+            out = f"{new:.{decimals}f}"
+            return out.replace(".", ",") if comma else out
+
+        out = re.sub(r"-?\d{1,3}[.,]\d+", one, text)
+        return out if out != text else self.chars(text, "coordinate")
 
     # ------------------------------------------------------------------ places
     def street(self, text: str) -> str:
@@ -745,7 +987,7 @@ class Pseudonymizer:
             else:
                 days = self._offset_days(family, stripped, min_days, max_days)
                 return (day + dt.timedelta(days=days)).isoformat()
-        for fmt in _DATE_FORMATS:
+        for fmt in DATE_FORMATS:
             try:
                 parsed = dt.datetime.strptime(stripped, fmt)
             except ValueError:

@@ -12,7 +12,7 @@ import pandas as pd
 from safe_synthesizer.config.replace_pii import PiiReplacerConfig
 from safe_synthesizer.progress import NullProgress, Progress
 
-from .detect import ColumnDetection, TextScanner, build_known_values, classify_columns
+from .columns import ColumnDetection, classify_columns
 from .entities import DETECTED_BY_DEFAULT
 from .errors import PiiConfigError
 from .parallel import prefill_pseudonyms
@@ -23,6 +23,7 @@ from .rules.engine import ColumnMeta, RuleEngine
 from .rules.sandbox import job_environment
 from .rules.validate import validate_config
 from .stats import ColumnPiiStats, PiiResult, ReplayInput
+from .text import TextScanner, build_known_values
 
 logger = logging.getLogger("safe_synthesizer.pii")
 
@@ -72,6 +73,34 @@ def _register_persons(
             )
 
 
+def _detection_warnings(detections: dict[str, ColumnDetection], protected: set[str]) -> list[str]:
+    """Warnings about classification (never values): fail-closed columns, identifier columns."""
+    out = [d.warning for c, d in detections.items() if d.warning and c not in protected]
+    identifiers = [c for c, d in detections.items() if d.method == "identifier" and c not in protected]
+    if identifiers:
+        out.append(
+            f"{len(identifiers)} column(s) of mostly unique codes treated as identifiers and replaced: "
+            + ", ".join(identifiers)
+            + " (lock_columns keeps a column as it is)"
+        )
+    return out
+
+
+def _untouched_pii(
+    detections: dict[str, ColumnDetection], engine: RuleEngine, protected: set[str]
+) -> dict[str, str]:
+    """Detected PII columns (not protected, not dropped) whose every value the custom steps kept."""
+    by_origin = {m.origin: m for m in engine.meta.values() if m.origin is not None}
+    untouched: dict[str, str] = {}
+    for column, det in detections.items():
+        meta = by_origin.get(column)
+        if not det.entity or column in protected or column in engine.dropped or meta is None:
+            continue
+        if meta.cells_replaced == 0:
+            untouched[column] = det.entity
+    return untouched
+
+
 def replace_pii(
     df: pd.DataFrame,
     config: PiiReplacerConfig,
@@ -110,6 +139,9 @@ def replace_pii(
     detections = classify_columns(work, g, seed=seed)
     pii_columns = {c: d.entity for c, d in detections.items() if d.entity}
     text_columns = [c for c, d in detections.items() if d.free_text]
+    for message in _detection_warnings(detections, protected):
+        warnings.append(message)
+        logger.warning("replace_pii: %s", message)
     logger.info(
         "replace_pii: %d PII columns (%s), %d free-text columns",
         len(pii_columns),
@@ -177,6 +209,16 @@ def replace_pii(
     input_columns = list(work.columns)
     out = engine.run(work, steps)
     warnings.extend(engine.warnings)
+    if plan == "custom":
+        untouched = _untouched_pii(detections, engine, protected)
+        if untouched:
+            message = (
+                f"the custom steps leave {len(untouched)} detected PII column(s) unchanged: "
+                + ", ".join(f"{c} ({e})" for c, e in untouched.items())
+                + "; add rules for them or omit steps to use the default plan"
+            )
+            warnings.insert(0, message)
+            logger.warning("replace_pii: %s", message)
     progress.update(STAGE, step=3, total=total_steps, message="collecting statistics")
 
     column_stats: dict[str, ColumnPiiStats] = {}

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from ..detect import TextScanner
 from ..pseudonym import Pseudonymizer
+from ..text import TextScanner
 
 #: Faker members a template may not call: seeding/provider plumbing and bulk data generators.
 FAKER_DENYLIST: frozenset[str] = frozenset(
