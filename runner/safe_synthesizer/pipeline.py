@@ -241,7 +241,55 @@ def _run(
     adapter_dir = staging / "adapter"
     training_summary: dict[str, Any] = {}
     schema: TableSchema
-    if options.mode == "generate":
+    from .tabular.engine import FIELD_TOKENS, choose_engine, is_field_model
+
+    choice = choose_engine(
+        params.training.engine,
+        "pretrained_model" in params.training.model_fields_set,
+        train,
+        device,
+    )
+    if options.mode != "generate":
+        summary["engine"] = {"kind": choice.kind, "reason": choice.reason}
+    if options.mode != "generate" and choice.kind == FIELD_TOKENS:
+        schema = _training_schema(train, params, summary)
+        n_units = (
+            int(train[params.data.group_training_examples_by].nunique())
+            if params.data.group_training_examples_by
+            else len(train)
+        )
+        resolved = resolve(
+            params,
+            n_train_records=len(train),
+            n_privacy_units=n_units,
+            device=device,
+            pretrained_model=FIELD_TOKENS,
+            model_is_pretrained=False,
+        )
+        with timer.stage("train"):
+            field_result = _train_field_stage(
+                params,
+                options,
+                progress,
+                train,
+                schema,
+                pii_result,
+                resolved,
+                n_units,
+                device,
+                adapter_dir,
+                summary,
+            )
+        training_summary = field_result.to_dict()
+        if field_result.dp:
+            schema_ledger = summary.get("privacy", {}).get("schema")
+            summary["privacy"] = {**field_result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
+        plan = field_result.plan
+        resolved.batch_size = int(plan["batch_size"])
+        resolved.learning_rate = float(plan["learning_rate"])
+        resolved.num_input_records_to_sample = int(plan["max_epochs"] * len(train))
+        resolved.pretrained_model = f"{FIELD_TOKENS} (from scratch)"
+    elif options.mode == "generate":
         if not options.adapter_source:
             raise UserInputError(
                 "generation only needs an adapter: pass --adapter or spec.pretrainedModelJob"
@@ -334,53 +382,13 @@ def _run(
         return _publish(params, options, progress, timer, staging, summary, reason)
 
     # generate
-    from .generation import SamplingSettings, generate_records
-
-    generation = params.generation
     with timer.stage("generate"):
-        engine, card = _make_engine(adapter_dir, options, device)
-        tokens_per_record = float(card.get("tokens_per_record") or 64)
-        per_sequence = card.get("max_sequences_per_example") or 10
-        prompt_tokens = len(engine_tokenizer_len(engine, card["prompt"]))
-        max_new = int(
-            min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
-        )
-        regex = None
-        if generation.use_structured_generation:
-            from .generation.grammar import RecordGrammar
-            from .generation.record_regex import record_regex
-
-            if hasattr(engine, "supports_grammar") and engine.supports_grammar():
-                engine.grammar = RecordGrammar(schema, per_sequence)
-                summary["structured_generation"] = "record grammar (byte-level logits processor)"
-            elif hasattr(engine, "supports_regex") and engine.supports_regex():
-                regex = record_regex(schema, per_sequence)
-                summary["structured_generation"] = f"record grammar as a regex ({engine.name})"
-            else:
-                summary["warnings"].append(
-                    f"use_structured_generation: the {engine.name} engine with this tokenizer cannot "
-                    "constrain decoding (install xgrammar); records are validated after generation instead"
-                )
-        settings = SamplingSettings(
-            temperature=generation.temperature,
-            top_p=generation.top_p,
-            repetition_penalty=generation.repetition_penalty,
-            max_new_tokens=max_new,
-            seed=resolved.seed,
-            regex=regex,
-        )
-        gen = generate_records(
-            engine,
-            schema,
-            card["prompt"],
-            generation,
-            settings,
-            group_by=params.data.group_training_examples_by,
-            order_by=params.data.order_training_examples_by,
-            progress=progress,
-            should_stop=options.stop_requested.is_set,
-        )
-        del engine
+        if is_field_model(adapter_dir):
+            gen = _generate_field_stage(params, options, progress, adapter_dir, device, resolved, summary)
+        else:
+            gen = _generate_llm_stage(
+                params, options, progress, adapter_dir, device, resolved, schema, summary
+            )
     summary["generation"] = gen.summary()
     synthetic = gen.data
     if gen.stopped_early:
@@ -413,6 +421,66 @@ def _run(
     return _publish(params, options, progress, timer, staging, summary, partial_reason)
 
 
+def _generate_llm_stage(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    adapter_dir: Path,
+    device: str,
+    resolved: ResolvedConfig,
+    schema: TableSchema,
+    summary: dict[str, Any],
+) -> Any:
+    """Generate with the LLM engine (vLLM on GPU, transformers on CPU), optionally grammar-constrained."""
+    from .generation import SamplingSettings, generate_records
+
+    generation = params.generation
+    engine, card = _make_engine(adapter_dir, options, device)
+    tokens_per_record = float(card.get("tokens_per_record") or 64)
+    per_sequence = card.get("max_sequences_per_example") or 10
+    prompt_tokens = len(engine_tokenizer_len(engine, card["prompt"]))
+    max_new = int(
+        min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
+    )
+    regex = None
+    if generation.use_structured_generation:
+        from .generation.grammar import RecordGrammar
+        from .generation.record_regex import record_regex
+
+        if hasattr(engine, "supports_grammar") and engine.supports_grammar():
+            engine.grammar = RecordGrammar(schema, per_sequence)
+            summary["structured_generation"] = "record grammar (byte-level logits processor)"
+        elif hasattr(engine, "supports_regex") and engine.supports_regex():
+            regex = record_regex(schema, per_sequence)
+            summary["structured_generation"] = f"record grammar as a regex ({engine.name})"
+        else:
+            summary["warnings"].append(
+                f"use_structured_generation: the {engine.name} engine with this tokenizer cannot "
+                "constrain decoding (install xgrammar); records are validated after generation instead"
+            )
+    settings = SamplingSettings(
+        temperature=generation.temperature,
+        top_p=generation.top_p,
+        repetition_penalty=generation.repetition_penalty,
+        max_new_tokens=max_new,
+        seed=resolved.seed,
+        regex=regex,
+    )
+    gen = generate_records(
+        engine,
+        schema,
+        card["prompt"],
+        generation,
+        settings,
+        group_by=params.data.group_training_examples_by,
+        order_by=params.data.order_training_examples_by,
+        progress=progress,
+        should_stop=options.stop_requested.is_set,
+    )
+    del engine
+    return gen
+
+
 def _training_schema(
     train: pd.DataFrame, params: SafeSynthesizerParameters, summary: dict[str, Any]
 ) -> TableSchema:
@@ -427,6 +495,109 @@ def _training_schema(
             summary.setdefault("privacy", {})["schema"] = ledger
             return schema
     return infer_schema(train)
+
+
+def _train_field_stage(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    train: pd.DataFrame,
+    schema: TableSchema,
+    pii_result: Any,
+    resolved: ResolvedConfig,
+    n_units: int,
+    device: str,
+    adapter_dir: Path,
+    summary: dict[str, Any],
+) -> Any:
+    """Train the field-token engine; NeMo's LoRA-oriented defaults left unset give way to its own."""
+    import dataclasses
+
+    from .generation.pii_fill import pii_column_entities
+    from .tabular.engine import train_field_engine
+
+    training = params.training
+    explicit = training.model_fields_set
+    pii_entities = pii_column_entities(pii_result.column_stats) if pii_result is not None else {}
+    protected = _protected_columns(params)
+    pii_entities = {c: e for c, e in pii_entities.items() if c not in protected}
+    batch = training.batch_size * training.gradient_accumulation_steps if "batch_size" in explicit else None
+    learning_rate = (
+        float(training.learning_rate)
+        if "learning_rate" in explicit and not isinstance(training.learning_rate, str)
+        else None
+    )
+    records = (
+        resolved.num_input_records_to_sample
+        if "num_input_records_to_sample" in explicit or training.num_epochs is not None
+        else None
+    )
+    factory = None
+    if params.dp_enabled:
+
+        def factory(batch_size: int, records_to_sample: int, lr: float) -> Any:
+            dp_params = params.model_copy(deep=True)
+            dp_params.training.gradient_accumulation_steps = 1
+            dp_resolved = dataclasses.replace(
+                resolved,
+                batch_size=batch_size,
+                num_input_records_to_sample=records_to_sample,
+                learning_rate=lr,
+                max_sequences_per_example=1,
+            )
+            return _dp_trainer(dp_params, dp_resolved, n_units, summary)
+
+    if pii_entities:
+        summary["pii_columns_generated"] = {
+            "columns": sorted(pii_entities),
+            "how": "not modelled: generated after sampling with Faker in the learned formats, "
+            "consistent within a row",
+        }
+    return train_field_engine(
+        train,
+        adapter_dir,
+        schema=schema,
+        pii_entities=pii_entities,
+        device=device,
+        seed=resolved.seed,
+        batch_size=batch,
+        learning_rate=learning_rate,
+        records_to_sample=records,
+        validation_ratio=training.validation_ratio,
+        dp_trainer_factory=factory,
+        progress=progress,
+        should_stop=options.stop_requested.is_set,
+        max_minutes=training.max_training_minutes,
+    )
+
+
+def _generate_field_stage(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    adapter_dir: Path,
+    device: str,
+    resolved: ResolvedConfig,
+    summary: dict[str, Any],
+) -> Any:
+    """Sample with the field-token engine (temperature 1 unless the config sets one)."""
+    from .tabular.engine import DEFAULT_TEMPERATURE, generate_field_engine
+
+    generation = params.generation
+    explicit = generation.model_fields_set
+    temperature = generation.temperature if "temperature" in explicit else DEFAULT_TEMPERATURE
+    summary["structured_generation"] = "field-token engine: logits masked to each column's vocabulary"
+    summary.setdefault("resolved_generation", {})["temperature"] = temperature
+    return generate_field_engine(
+        adapter_dir,
+        generation.num_records,
+        temperature=temperature,
+        top_p=generation.top_p,
+        seed=resolved.seed,
+        device=device,
+        progress=progress,
+        should_stop=options.stop_requested.is_set,
+    )
 
 
 FEW_DP_STEPS = 30  # below this a DP-SGD run rarely learns the record format

@@ -159,6 +159,22 @@ class TrainingHyperparams(Parameters):
     attn_implementation: str = Field(
         AUTO, description="Attention implementation ('auto', 'sdpa', 'eager', 'flash_attention_2')."
     )
+    engine: Literal["auto", "field_tokens", "llm"] = Field(
+        AUTO,
+        description="Safe Synthesizer extension (not in NeMo): the synthesis engine. 'field_tokens': a small "
+        "decoder trained from scratch over per-column tokens (fast on CPU, valid records by construction); "
+        "'llm': LoRA on training.pretrained_model. 'auto': 'llm' when pretrained_model is set in the config "
+        "or a column holds long free text on a GPU, else 'field_tokens'. With 'field_tokens' and the NeMo "
+        "defaults of batch_size, gradient_accumulation_steps, learning_rate and temperature left unset, "
+        "the engine's own defaults apply (recorded in summary.json resolved_config).",
+    )
+    max_training_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Safe Synthesizer extension (not in NeMo): a training time budget. A plan whose "
+        "estimate exceeds it is warned about after the first steps, and training stops at the budget "
+        "(the model so far is kept). Null: no budget.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -256,11 +256,15 @@ class DPTrainer:
         device: str,
         progress: Progress | None = None,
         should_stop: Callable[[], bool] | None = None,
+        collate_fn: Callable[..., Any] | None = None,
+        loss_fn: Callable[[Any, dict[str, Any]], Any] | None = None,
     ) -> DPOutcome:
         """Run the planned DP-SGD steps on ``data`` (each unit once: the Poisson sampler's dataset).
 
         ``should_stop`` (a callable) is asked before every step; stopping early spends less ε, and the
-        ledger accounts for the steps actually taken.
+        ledger accounts for the steps actually taken. ``collate_fn(ids, labels, pad_id)`` and
+        ``loss_fn(model, batch) -> per-unit losses`` default to the LLM's (:func:`per_sample_loss`);
+        the field-token engine passes its own.
         """
         import numpy as np
         import torch
@@ -268,7 +272,9 @@ class DPTrainer:
         from opacus.optimizers import DPOptimizer
         from transformers import get_scheduler
 
-        from ..training import collate
+        if collate_fn is None:
+            from ..training import collate as collate_fn
+        self._loss_fn = loss_fn or per_sample_loss
 
         progress = progress or NullProgress()
         n = len(data.input_ids)
@@ -324,7 +330,7 @@ class DPTrainer:
                     drawn = np.flatnonzero(sampler.random(n) < q)
                     sizes.append(len(drawn))
                     units_drawn += len(drawn)
-                    self._step(gsm, dp_optimizer, trainable, data, drawn, pad_id, device, collate)
+                    self._step(gsm, dp_optimizer, trainable, data, drawn, pad_id, device, collate_fn)
                     scheduler.step()
                     steps += 1
                     step_seconds += time.perf_counter() - step_started
@@ -388,7 +394,7 @@ class DPTrainer:
         for index, chunk in enumerate(chunks):
             batch = collate([data.input_ids[i] for i in chunk], [data.labels[i] for i in chunk], pad_id)
             batch = {k: v.to(device) for k, v in batch.items()}
-            per_sample_loss(gsm, batch).sum().backward()
+            self._loss_fn(gsm, batch).sum().backward()
             if index < len(chunks) - 1:
                 dp_optimizer.signal_skip_step(do_skip=True)  # clip + accumulate, no noise, no update
                 dp_optimizer.step()

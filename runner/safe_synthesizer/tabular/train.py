@@ -1,0 +1,338 @@
+"""Training the field-token decoder: plain (AdamW, validation early stopping) or DP-SGD (opacus).
+
+Loss: cross-entropy of every position's token given the positions before it, each over its own
+column slice, ``ℓ = − Σ_q log p(x_q | x_<q) / P`` (:meth:`FieldDecoder.per_record_loss`).
+
+Plain plan (:func:`plan_training`)::
+
+    batch      = training.batch_size if set, else 256 (CPU) / 1024 (GPU), at most n/4
+    lr         = training.learning_rate if set, else 3e-3 (×√(batch/256))
+    max epochs = num_input_records_to_sample / n  ('auto': clip(2,000,000 / n, 8, 60))
+    validation = training.validation_ratio if > 0, else 10 % of the records (at most 5,000)
+    early stop = validation loss checked every epoch (every ≤ 200 steps on big tables); stop after
+                 3 checks without improvement and restore the best weights
+
+The ETA after the first steps goes to the progress stream; when the plan would exceed
+``max_minutes`` a warning says what to change. DP: every record once, Poisson batches, clipping
+and noise by :class:`~safe_synthesizer.privacy.dp.DPTrainer` (no validation split: its loss would
+be released outside the budget).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..progress import NullProgress, Progress
+from .tokenizer import PAD, FieldTokenizer
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+CHECK_EVERY_MAX_STEPS = 200
+PATIENCE = 3
+
+
+@dataclass
+class FieldTrainingPlan:
+    """Resolved training settings (rules in the module docstring)."""
+
+    batch_size: int
+    learning_rate: float
+    max_epochs: float
+    validation_records: int
+    weight_decay: float = 0.0
+    warmup_steps: int = 50
+    patience: int = PATIENCE
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+@dataclass
+class FieldTrainingResult:
+    """What training did and measured (loss figures are withheld under DP)."""
+
+    steps: int
+    epochs: float
+    records_seen: int
+    tokens_per_record: float
+    train_loss: float | None
+    validation_loss: float | None
+    seconds: float
+    records_per_second: float
+    stopped_early: bool = False
+    interrupted: bool = False
+    trainable_parameters: int = 0
+    dp: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def plan_training(
+    n_records: int,
+    *,
+    device: str,
+    batch_size: int | None,
+    learning_rate: float | None,
+    records_to_sample: int | None,
+    validation_ratio: float,
+    dp: bool,
+    weight_decay: float = 0.0,
+) -> FieldTrainingPlan:
+    """The plan for ``n_records`` training records (``None`` = not set by the user: the default)."""
+    n = max(1, n_records)
+    default_batch = 1024 if device == "cuda" else 256
+    batch = int(batch_size) if batch_size else max(8, min(default_batch, n // 4))
+    lr = float(learning_rate) if learning_rate else 3e-3 * math.sqrt(min(batch, default_batch) / 256)
+    epochs = records_to_sample / n if records_to_sample else float(np.clip(2000000 / n, 8, 60))
+    if dp:
+        val = 0
+    else:
+        share = validation_ratio if validation_ratio > 0 else 0.1
+        val = int(min(5_000, round(n * share))) if n >= 50 else 0
+    return FieldTrainingPlan(
+        batch_size=batch,
+        learning_rate=lr,
+        max_epochs=epochs,
+        validation_records=val,
+        weight_decay=weight_decay,
+    )
+
+
+def token_matrix(rows: list[list[int]]) -> Any:
+    """``(N, P)`` tensor of the records' tokens without BOS (every record has the same length)."""
+    import torch
+
+    return torch.from_numpy(np.asarray(rows, dtype=np.int64)[:, 1:].copy())
+
+
+def _evaluate(model: Any, tokens: Any, batch: int) -> float:
+    import torch
+
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for s in range(0, len(tokens), batch * 4):
+            total += float(model.per_record_loss(tokens[s : s + batch * 4]).sum())
+    model.train()
+    return total / max(len(tokens), 1)
+
+
+def train_field_model(
+    model: Any,
+    tokenizer: FieldTokenizer,
+    rows: list[list[int]],
+    plan: FieldTrainingPlan,
+    *,
+    seed: int,
+    device: str,
+    progress: Progress | None = None,
+    dp_trainer: Any = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_minutes: float | None = None,
+) -> FieldTrainingResult:
+    """Train ``model`` in place on the encoded ``rows`` (see module docstring); returns the measurements."""
+    import torch
+
+    progress = progress or NullProgress()
+    started = time.time()
+    torch.manual_seed(seed)
+    model.to(device).train()
+    tokens = token_matrix(rows)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    n_params = sum(p.numel() for p in trainable)
+    tokens_per_record = float(tokens.shape[1])
+    if dp_trainer is not None:
+        return _train_dp(model, rows, plan, dp_trainer, device, progress, should_stop, started, n_params)
+
+    order = np.random.default_rng(seed).permutation(len(rows))
+    val_idx = torch.from_numpy(order[: plan.validation_records])
+    train_idx = order[plan.validation_records :]
+    val = tokens[val_idx].to(device) if len(val_idx) else None
+    tokens = tokens.to(device)
+    n_train = len(train_idx)
+    batch = min(plan.batch_size, max(1, n_train))
+    steps_per_epoch = max(1, n_train // batch)
+    total_steps = max(1, int(math.ceil(plan.max_epochs * steps_per_epoch)))
+    check_every = min(steps_per_epoch, CHECK_EVERY_MAX_STEPS)
+    optimizer = torch.optim.AdamW(trainable, lr=plan.learning_rate, weight_decay=plan.weight_decay)
+    warmup = min(plan.warmup_steps, max(1, total_steps // 10))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress_share = (step - warmup) / max(1, total_steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_share)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    rng = np.random.default_rng(seed + 1)
+    progress.update("train", 0, total_steps, "training the field-token model", records=n_train)
+    best, best_state, bad, val_loss = math.inf, None, 0, None
+    losses: list[float] = []
+    step, stopped_early, interrupted, eta_sent = 0, False, False, False
+    while step < total_steps and not stopped_early:
+        perm = train_idx[rng.permutation(n_train)]
+        for start in range(0, steps_per_epoch * batch, batch):
+            batch_idx = torch.from_numpy(perm[start : start + batch]).to(device)
+            loss = model.per_record_loss(tokens[batch_idx]).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            if not eta_sent and step == min(20, total_steps):
+                eta_sent = True
+                per_step = (time.time() - started) / step
+                eta = per_step * total_steps
+                progress.update(
+                    "train",
+                    step,
+                    total_steps,
+                    f"ETA at most {eta / 60:.1f} min (early stopping may end sooner)",
+                )
+                if max_minutes and eta > max_minutes * 60:
+                    log.warning(
+                        "the training plan (%d steps) would take about %.1f min, over the %.1f min budget: "
+                        "set training.num_input_records_to_sample lower or use a GPU",
+                        total_steps,
+                        eta / 60,
+                        max_minutes,
+                    )
+            if step % 10 == 0 or step == total_steps:
+                progress.update(
+                    "train", step, total_steps, "training", loss=round(float(np.mean(losses[-10:])), 4)
+                )
+            if should_stop is not None and should_stop():
+                stopped_early = interrupted = True
+                break
+            if val is not None and step % check_every == 0:
+                val_loss = _evaluate(model, val, batch)
+                progress.update("train", step, total_steps, "validation", val_loss=round(val_loss, 4))
+                if val_loss < best - 1e-4:
+                    best, bad = val_loss, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad += 1
+                    if bad >= plan.patience:
+                        stopped_early = True
+                        break
+            if max_minutes and time.time() - started > max_minutes * 60:
+                log.warning("training stopped at the %.1f min budget after %d steps", max_minutes, step)
+                stopped_early = True
+                break
+            if step >= total_steps:
+                break
+    if val is not None and not interrupted:
+        final = _evaluate(model, val, batch)
+        if best_state is not None and final > best:
+            model.load_state_dict(best_state)
+            final = best
+        val_loss = final
+    model.eval()
+    seconds = time.time() - started
+    records_seen = step * batch
+    tail = losses[-max(1, len(losses) // 10) :]
+    return FieldTrainingResult(
+        steps=step,
+        epochs=round(records_seen / max(n_train, 1), 2),
+        records_seen=records_seen,
+        tokens_per_record=round(tokens_per_record, 2),
+        train_loss=round(float(np.mean(tail)), 4) if tail else None,
+        validation_loss=round(val_loss, 4) if val_loss is not None else None,
+        seconds=round(seconds, 2),
+        records_per_second=round(records_seen / max(seconds, 1e-9), 1),
+        stopped_early=stopped_early,
+        interrupted=interrupted,
+        trainable_parameters=n_params,
+        plan=plan.to_dict(),
+    )
+
+
+@dataclass
+class _DPData:
+    """The shape :meth:`DPTrainer.train` expects (each record once)."""
+
+    input_ids: list[list[int]]
+    labels: list[list[int]]
+    n_records: list[int]
+
+
+def _train_dp(
+    model: Any,
+    rows: list[list[int]],
+    plan: FieldTrainingPlan,
+    dp_trainer: Any,
+    device: str,
+    progress: Progress,
+    should_stop: Callable[[], bool] | None,
+    started: float,
+    n_params: int,
+) -> FieldTrainingResult:
+    import torch
+
+    data = _DPData(rows, rows, [1] * len(rows))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=plan.learning_rate, weight_decay=plan.weight_decay)
+
+    def collate(ids: list[list[int]], _labels: list[list[int]], _pad: int) -> dict[str, Any]:
+        return {"tokens": token_matrix(ids)}
+
+    def loss(module: Any, batch: dict[str, Any]) -> Any:
+        return (
+            module._module.per_record_loss(batch["tokens"])
+            if hasattr(module, "_module")
+            else (module.per_record_loss(batch["tokens"]))
+        )
+
+    outcome = dp_trainer.train(
+        model,
+        optimizer,
+        data,
+        PAD,
+        device,
+        progress,
+        should_stop=should_stop,
+        collate_fn=collate,
+        loss_fn=loss,
+    )
+    model.eval()
+    seconds = time.time() - started
+    return FieldTrainingResult(
+        steps=outcome.steps,
+        epochs=round(outcome.steps * dp_trainer.sampling_rate, 2),
+        records_seen=outcome.records,
+        tokens_per_record=float(len(rows[0]) - 1) if rows else 0.0,
+        train_loss=None,
+        validation_loss=None,
+        seconds=round(seconds, 2),
+        records_per_second=round(outcome.records / max(seconds, 1e-9), 1),
+        stopped_early=outcome.stopped_early,
+        interrupted=outcome.interrupted,
+        trainable_parameters=n_params,
+        dp=outcome.ledger,
+        plan=plan.to_dict(),
+    )
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and torch generators."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
