@@ -64,6 +64,17 @@ def test_vanished_associations_score_clearly_below_real_data(adult, n_train, n_h
     assert scores["independent"] < 4.0, scores
 
 
+def test_demo_size_report_puts_vanished_associations_below_the_reference(adult, quick_reference):
+    train, holdout, _ = split(adult, 1900, 100, 0)
+    r = evaluate(train, holdout, independent(train, 1900), QUALITY_ONLY)
+    ref = r.metrics["real_data_reference"]
+    corr_score = r.metrics["quality"][CORR]["score"]
+    assert corr_score < 4.0 and corr_score <= ref["components"][CORR]["reference_score"] - 4.0, ref
+    # the reference is read at the synthetic sample's size (1,900 rows), not at the holdout's 100
+    assert ref["reference_sqs"] >= 8.5 and r.sqs <= ref["reference_sqs"] - 2.0, (r.sqs, ref)
+    assert ref["holdout_sqs"] < ref["reference_sqs"]
+
+
 def _tstr_auc(synthetic: pd.DataFrame, test: pd.DataFrame) -> float:
     """Train on synthetic, test on real: AUC of predicting income (an independent quality judge)."""
     both = pd.concat([synthetic, test], ignore_index=True)
@@ -71,7 +82,7 @@ def _tstr_auc(synthetic: pd.DataFrame, test: pd.DataFrame) -> float:
     y = both["income"].eq(">50K").to_numpy()
     n = len(synthetic)
     with threadpool_limits(limits=1):
-        model = HistGradientBoostingClassifier(max_iter=60, random_state=0).fit(x[:n], y[:n])
+        model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x[:n], y[:n])
         return float(roc_auc_score(y[n:], model.predict_proba(x[n:])[:, 1]))
 
 

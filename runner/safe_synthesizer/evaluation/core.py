@@ -270,18 +270,24 @@ def _real_data_reference(
         if rc.raw is None or rc.score is None:
             out["components"][name] = {"skipped": "; ".join(rc.notes) or "not computable"}
             continue
+        to_score = DISTANCE_TO_SCORE[name]
         sd = float(np.std(boots[name], ddof=1)) if len(boots[name]) > 1 else 0.0
         lo, hi = prediction_range(rc.raw, sd)
+        # The reference at the synthetic sample size: sampling-noise distances scale with f.
+        d_n, lo_n, hi_n = rc.raw * factor, lo * factor, hi * factor
         threshold = prediction_range(rc.raw, sd, Z_WARN)[0] * factor
         syn_raw = None if sc is None else sc.raw
         too_good = syn_raw is not None and (
             (threshold > 0 and syn_raw < threshold) or (syn_raw <= 1e-9 and rc.raw > 1e-6)
         )
         entry: dict[str, Any] = {
-            "reference_score": rc.score,
-            "reference_distance": rc.raw,
-            "reference_score_ci95": score_range(lo, hi, DISTANCE_TO_SCORE[name]),
-            "reference_distance_ci95": [round(lo, 6), round(hi, 6)],
+            "reference_score": clip_score(to_score(d_n)),
+            "reference_distance": round(d_n, 6),
+            "reference_score_ci95": score_range(lo_n, hi_n, to_score),
+            "reference_distance_ci95": [round(lo_n, 6), round(hi_n, 6)],
+            "holdout_score": rc.score,
+            "holdout_distance": rc.raw,
+            "holdout_distance_ci95": [round(lo, 6), round(hi, 6)],
             "bootstrap_sd": round(sd, 6),
             "too_good_threshold_distance": round(threshold, 6),
             "synthetic_distance": syn_raw,
@@ -523,6 +529,12 @@ def _evaluate(
             if isinstance(v, dict)
         }
         reference["reference_sqs"] = clip_score(aggregate_sqs(ref_scores, n_tab, n_text))
+        holdout_scores = {
+            k: v.get("holdout_score", v.get("reference_score"))
+            for k, v in reference.get("components", {}).items()
+            if isinstance(v, dict)
+        }
+        reference["holdout_sqs"] = clip_score(aggregate_sqs(holdout_scores, n_tab, n_text))
     else:
         reference = {"skipped": "no holdout"}
 

@@ -103,7 +103,7 @@ def _overview(result: EvaluationResult, m: dict) -> str:
 {svg.gauge(result.sqs, "Synthetic Quality Score (SQS)", quality_grade(result.sqs), 230)}
 {svg.gauge(result.dps, "Data Privacy Score (DPS)", privacy_grade(result.dps), 230)}
 <div><div class="muted small">Real-data reference SQS (holdout vs training)</div>
-<div class="kpi">{_score(ref_sqs)}</div><div class="small muted">what real unseen data of the same size scores</div>
+<div class="kpi">{_score(ref_sqs)}</div><div class="small muted">what real unseen data of the synthetic sample's size scores</div>
 <div style="margin-top:8px">{dp_text}</div></div>
 </div>
 {warnings or '<div class="small muted">No warnings.</div>'}
@@ -153,9 +153,11 @@ def _quality(m: dict) -> str:
     ref_meta = m.get("real_data_reference", {})
     ref_note = (
         f"Real-data reference: the holdout ({ref_meta.get('rows')} rows) scored against the training data the same "
-        f"way; 95% range from {ref_meta.get('bootstrap_replicates')} bootstrap replicates (where an independent real "
-        "sample of that size would fall). Synthetic distances below that range, rescaled to the synthetic sample "
-        "size, are flagged as too good to be true."
+        f"way, its distances rescaled to the synthetic sample size ({ref_meta.get('synthetic_rows')} rows, factor "
+        f"{ref_meta.get('size_factor')}: sampling noise shrinks like √(1/n + 1/N)), so it shows what an independent "
+        f"real sample of that size scores (at the holdout's own size: SQS {_score(ref_meta.get('holdout_sqs'))}); "
+        f"95% range from {ref_meta.get('bootstrap_replicates')} bootstrap replicates. Synthetic distances below "
+        "that range are flagged as too good to be true."
         if "rows" in ref_meta
         else f"Real-data reference: {escape(str(ref_meta.get('skipped', 'not available')))}."
     )
