@@ -17,7 +17,8 @@ EXPLAIN = {
     "column_distribution_stability": "How closely each column's distribution matches the training data "
     "(mean Jensen-Shannon distance over columns).",
     "column_correlation_stability": "How well relationships between pairs of columns are kept "
-    "(mean absolute difference of Pearson r / Theil's U / correlation ratio, off-diagonal).",
+    "(difference of Pearson r / chance-adjusted Theil's U / correlation ratio, off-diagonal, each pair "
+    "weighted by how strong the relationship is in either table).",
     "deep_structure_stability": "Whether the multivariate structure is kept: both tables projected on the "
     "training data's first two principal components and compared.",
     "text_semantic_similarity": "Whether free text means similar things without copying (sentence-embedding "
