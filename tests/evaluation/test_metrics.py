@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -25,7 +26,12 @@ from safe_synthesizer.evaluation._frame import (
 )
 from safe_synthesizer.evaluation.attribute_inference import attribute_inference
 from safe_synthesizer.evaluation.column_distribution import column_distribution
-from safe_synthesizer.evaluation.correlation import column_correlation, correlation_matrix, off_diagonal_mae
+from safe_synthesizer.evaluation.correlation import (
+    association_error,
+    column_correlation,
+    correlation_matrix,
+    off_diagonal_mae,
+)
 from safe_synthesizer.evaluation.dcr import dcr_share, exact_copies
 from safe_synthesizer.evaluation.deep_structure import deep_structure
 from safe_synthesizer.evaluation.dps import aggregate_dps
@@ -110,6 +116,54 @@ def test_theils_u_and_correlation_ratio():
     assert _stats.correlation_ratio(np.array([0, 1, 0, 1]), np.array([1.0, 1.0, 5.0, 5.0])) == pytest.approx(
         0.0
     )
+
+
+def test_expected_mutual_information_matches_exhaustive_permutations():
+    x = np.array([0, 0, 1, 1, 1, 2])
+    y = np.array([0, 1, 0, 1, 1, 1])
+
+    def plug_in_mi(a: np.ndarray, b: np.ndarray) -> float:
+        joint = np.bincount(a * 2 + b, minlength=6).astype(float)
+        return (
+            _stats.entropy_of_counts(np.bincount(a).astype(float))
+            + _stats.entropy_of_counts(np.bincount(b).astype(float))
+            - _stats.entropy_of_counts(joint)
+        )
+
+    exact = np.mean([plug_in_mi(x, y[list(p)]) for p in itertools.permutations(range(6))])
+    assert _stats.expected_mutual_information(np.bincount(x), np.bincount(y)) == pytest.approx(
+        exact, abs=1e-12
+    )
+    assert _stats.expected_mutual_information(np.array([6]), np.array([3, 3])) == 0.0
+
+
+def test_chance_adjustment_removes_small_sample_bias():
+    # independent columns of 100 rows: the plug-in U ≈ 0.15 and η ≈ 0.3; the adjusted ones ≈ 0
+    rng = np.random.default_rng(0)
+    us, etas = [], []
+    for _ in range(100):
+        x, y, v = rng.integers(0, 10, 100), rng.integers(0, 8, 100), rng.normal(size=100)
+        us.append(max(_stats.theils_u_pair(x, y)))
+        etas.append(_stats.correlation_ratio(x, v))
+    assert np.mean(us) < 0.03 and np.mean(etas) < 0.12
+    # a real association survives: y a noisy copy of x
+    x = rng.integers(0, 4, 300)
+    y = np.where(rng.random(300) < 0.8, x, rng.integers(0, 4, 300))
+    assert min(_stats.theils_u_pair(x, y)) > 0.4
+    assert _stats.correlation_ratio(x, x + 0.3 * rng.normal(size=300)) > 0.9
+
+
+def test_association_error_weights_pairs_by_strength():
+    ref = np.eye(4)
+    ref[0, 1] = ref[1, 0] = 0.8
+    vanished = np.eye(4)
+    # the lost association costs its strength, not its share of the 12 off-diagonal cells
+    assert association_error(ref, vanished) == pytest.approx(0.8)
+    assert off_diagonal_mae(ref, vanished) == pytest.approx(0.8 * 2 / 12)
+    noisy = ref + 0.05 * (1 - np.eye(4))
+    noisy[0, 1] = noisy[1, 0] = 0.8
+    assert association_error(ref, noisy) == pytest.approx(0.05 * 0.05 * 10 / (0.8 * 2 + 0.05 * 10))
+    assert association_error(np.eye(3), np.eye(3)) == 0.0
 
 
 def test_auc_and_tpr_hand_cases():
