@@ -188,6 +188,9 @@ def run_pipeline(
         "warnings": [],
         "status": "running",
     }
+    from .threads import configure_threads
+
+    summary["cpu_threads"] = configure_threads()
     try:
         return _run(params, options, progress, timer, work, summary, options.device)
     finally:
@@ -515,6 +518,9 @@ def _train_field_stage(
 
     from .generation.pii_fill import pii_column_entities
     from .tabular.engine import train_field_engine
+    from .threads import configure_threads, field_engine_threads
+
+    summary["cpu_threads"] = configure_threads(field_engine_threads()) if device == "cpu" else None
 
     training = params.training
     explicit = training.model_fields_set
