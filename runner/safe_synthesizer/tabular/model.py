@@ -77,7 +77,14 @@ def _torch_classes() -> tuple[Any, Any]:
 
         def __init__(self, in_features: int, out_features: int, mask: Any) -> None:
             super().__init__(in_features, out_features)
-            self.register_buffer("mask", mask.float())
+            # Not a buffer: opacus refuses trainable layers with buffers. The mask follows the module
+            # through .to()/.float() via _apply, and is rebuilt from the layout when loading.
+            self.mask = mask.float()
+
+        def _apply(self, fn: Any, recurse: bool = True) -> Any:
+            super()._apply(fn, recurse)
+            self.mask = fn(self.mask)
+            return self
 
         def forward(self, x: Any) -> Any:
             return F.linear(x, self.weight * self.mask, self.bias)
