@@ -69,6 +69,18 @@ LABELS = {
     "marginals": "ref: indep. marginals",
     "copy": "ref: copy of train",
 }
+# what a generator's entry keeps from the previous run under --rescore (the rest is scored anew)
+KEPT_ON_RESCORE = {
+    "wall_s",
+    "cli_wall_s",
+    "process_wall_s",
+    "exit_code",
+    "log",
+    "synthetic",
+    "error",
+    "status",
+}
+KEPT_ON_RESCORE |= {"summary_sqs", "summary_dps", "timings_seconds"}
 DEFAULT_BENCH_PYTHON = Path.home() / ".cache" / "safe-synth-bench" / "venv" / "bin" / "python"
 
 
@@ -248,6 +260,10 @@ def table(name: str, meta: dict, res: dict) -> str:
             f"its summary.json (own internal holdout): SQS {fmt(ours.get('summary_sqs'), '.1f', 0)}, "
             f"DPS {fmt(ours.get('summary_dps'), '.1f', 0)}"
         )
+    if res.get("quality_excluded_columns"):
+        lines.append(
+            f"quality leaves out free-text/near-unique columns: {', '.join(res['quality_excluded_columns'])}"
+        )
     lines.append(
         "quality: SDMetrics QualityReport (shapes+pair trends); DCR shr: share of synthetic rows nearer to "
         "train than to holdout (0.5 = no memorisation); copies: synthetic rows identical to a train row"
@@ -267,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--bench-python", default=str(DEFAULT_BENCH_PYTHON), help="the bench venv's python")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench-quality")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the synthetic tables of the previous run (results.json) again, without generating",
+    )
     parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads for every generator (default: all)"
     )
@@ -298,15 +319,32 @@ def main(argv: list[str] | None = None) -> int:
         "datasets": {},
     }
     tables = []
+    previous = {}
+    if args.rescore:
+        prior = json.loads((args.out / "results.json").read_text())
+        previous = prior["datasets"]
+        results["args"]["rescored_run"] = prior.get("args")
+        results["machine"] = {**prior.get("machine", {}), "rescored_with_load_average": os.getloadavg()}
+        results["datasets"] = dict(previous)  # those not rescored stay as they were
+        datasets = [d for d in datasets if d in previous]
+        generators = []
     for name in datasets:
         folder = args.out / name
         folder.mkdir(parents=True, exist_ok=True)
-        log(f"{name}: preparing the split")
-        cmd = [args.bench_python, str(PEER), "prepare", "--dataset", name, "--out", str(folder)]
-        cmd += ["--seed", str(args.seed)] + (["--rows", str(args.rows)] if args.rows else [])
-        subprocess.run(cmd, check=True, env={**os.environ, **THREAD_ENV}, stdout=subprocess.DEVNULL)
-        meta = json.loads((folder / "meta.json").read_text())
-        res: dict = {"meta": meta, "generators": {}}
+        if args.rescore:  # keep the split, the synthetic tables and their timings; score again
+            log(f"{name}: rescoring the synthetic tables of the previous run")
+            res = {"meta": previous[name]["meta"], "generators": {}}
+            res["load_average_after"] = previous[name].get("load_average_after")
+            for g, r in previous[name]["generators"].items():
+                res["generators"][g] = {k: v for k, v in r.items() if k in KEPT_ON_RESCORE}
+            meta = res["meta"]
+        else:
+            log(f"{name}: preparing the split")
+            cmd = [args.bench_python, str(PEER), "prepare", "--dataset", name, "--out", str(folder)]
+            cmd += ["--seed", str(args.seed)] + (["--rows", str(args.rows)] if args.rows else [])
+            subprocess.run(cmd, check=True, env={**os.environ, **THREAD_ENV}, stdout=subprocess.DEVNULL)
+            meta = json.loads((folder / "meta.json").read_text())
+            res = {"meta": meta, "generators": {}}
         for g in generators:
             log(f"{name}: {g}: start (train {meta['train_rows']} rows, generate {meta['train_rows']})")
             if g == "ours":
@@ -332,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(cmd, check=True, env={**os.environ, **THREAD_ENV})
         scores = json.loads((folder / "scores.json").read_text())
         res["real_train_auc"] = scores.pop("real_train_auc")
+        res["quality_excluded_columns"] = scores.pop("quality_excluded_columns")
         for g, s in scores.items():
             res["generators"][g].update(s)
         for g, r in done.items():
@@ -340,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                 r.update(own_scores(folder, Path(r["synthetic"]), meta["target"], args.seed))
             except Exception as exc:  # report, keep going
                 r["own_error"] = f"{type(exc).__name__}: {exc}"
-        res["load_average_after"] = os.getloadavg()
+        if not args.rescore:
+            res["load_average_after"] = os.getloadavg()
         results["datasets"][name] = res
         tables.append(table(name, meta, res))
         print("\n" + tables[-1] + "\n", flush=True)

@@ -231,12 +231,32 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------- scorer
 
 
-def sdmetrics_metadata(train: pd.DataFrame, text_columns: list[str]) -> dict:
-    """Column kinds for SDMetrics, from the training table alone (free text is left out: SDMetrics'
-    column shapes and pair trends do not score text)."""
-    cols = {}
+TEXT_LIKE_UNIQUE_SHARE = 0.5  # a string column with more distinct values than this share of rows
+
+
+def text_like_columns(train: pd.DataFrame, text_columns: list[str]) -> list[str]:
+    """The declared free-text columns, plus string columns that are nearly unique per row (e.g.
+    loans' ``emp_title``): SDMetrics scores neither meaningfully (its pair trends keep only pairs
+    whose real Cramér's V passes a threshold, and V is inflated for such sparse tables, so one such
+    column then decides half of the score)."""
+    out = []
     for c in train.columns:
         if c in text_columns:
+            out.append(c)
+        elif _column_kind(train[c]) == "category":
+            values = train[c].dropna()
+            if len(values) and values.nunique() > TEXT_LIKE_UNIQUE_SHARE * len(values):
+                out.append(c)
+    return out
+
+
+def sdmetrics_metadata(train: pd.DataFrame, text_columns: list[str]) -> dict:
+    """Column kinds for SDMetrics, from the training table alone; free text and near-unique string
+    columns (:func:`text_like_columns`) are left out."""
+    cols = {}
+    skip = set(text_like_columns(train, text_columns))
+    for c in train.columns:
+        if c in skip:
             continue
         kind = _column_kind(train[c])
         if kind == "number":
@@ -334,7 +354,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     train, holdout = read_csv(folder / "train.csv"), read_csv(folder / "holdout.csv")
     target, text_cols = meta["target"], meta["text_columns"]
     metadata = sdmetrics_metadata(train, text_cols)
-    out: dict = {"real_train_auc": tstr_auc(train, holdout, target)}
+    excluded = [c for c in train.columns if c not in metadata["columns"]]
+    out: dict = {"real_train_auc": tstr_auc(train, holdout, target), "quality_excluded_columns": excluded}
+    if excluded:
+        print(f"  score: SDMetrics quality leaves out free-text/near-unique columns: {', '.join(excluded)}")
     print(
         f"  score: TSTR AUC of the model fitted on the real train split: {out['real_train_auc']:.4f}",
         flush=True,
