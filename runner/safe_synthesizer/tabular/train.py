@@ -5,9 +5,11 @@ column slice, ``ℓ = − Σ_q log p(x_q | x_<q) / P`` (:meth:`FieldDecoder.per_
 
 Plain plan (:func:`plan_training`)::
 
-    batch      = training.batch_size if set, else 256 (CPU) / 1024 (GPU), at most n/4
+    batch      = training.batch_size × gradient_accumulation_steps if set, else 256 (CPU) / 1024
+                 (GPU); under DP clip(n / 40, 64, 1024); at most n/4
     lr         = training.learning_rate if set, else 3e-3 (×√(batch/256))
-    max epochs = num_input_records_to_sample / n  ('auto': clip(2,000,000 / n, 8, 60))
+    max epochs = num_input_records_to_sample / n  ('auto': clip(2,000,000 / n, 8, 60);
+                 under DP clip(300,000 / n, 5, 20))
     validation = training.validation_ratio if > 0, else 10 % of the records (at most 5,000)
     schedule   = linear warm-up over 50 steps, then constant; halved at every validation check
                  without improvement (a plateau schedule: the model anneals before it stops)
@@ -97,9 +99,16 @@ def plan_training(
     """The plan for ``n_records`` training records (``None`` = not set by the user: the default)."""
     n = max(1, n_records)
     default_batch = 1024 if device == "cuda" else 256
+    if dp:  # larger batches carry more signal per unit of noise; fewer epochs spend less budget
+        default_batch = min(1024, max(64, n // 40))
     batch = int(batch_size) if batch_size else max(8, min(default_batch, n // 4))
     lr = float(learning_rate) if learning_rate else 3e-3 * math.sqrt(min(batch, default_batch) / 256)
-    epochs = records_to_sample / n if records_to_sample else float(np.clip(2000000 / n, 8, 60))
+    if records_to_sample:
+        epochs = records_to_sample / n
+    elif dp:
+        epochs = float(np.clip(300_000 / n, 5, 20))
+    else:
+        epochs = float(np.clip(2_000_000 / n, 8, 60))
     if dp:
         val = 0
     else:
