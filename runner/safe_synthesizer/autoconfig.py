@@ -61,6 +61,11 @@ def auto_records_to_sample(n_records: int, num_epochs: float | None = None) -> i
     return max(1, min(MAX_AUTO_RECORDS, int(round(n * epochs))))
 
 
+def run_seed(params: SafeSynthesizerParameters) -> int:
+    """The run's one seed: ``data.random_state``, or ``DEFAULT_SEED`` when null (0 stays 0)."""
+    return params.data.random_state if params.data.random_state is not None else DEFAULT_SEED
+
+
 def auto_delta(n_units: int) -> float:
     """``1 / n^1.2`` (n = privacy units)."""
     return 1.0 / max(n_units, 2) ** 1.2
@@ -79,7 +84,7 @@ def resolve(
 ) -> ResolvedConfig:
     """Resolve every ``auto`` of ``params`` for this data and model."""
     training = params.training
-    seed = params.data.random_state if params.data.random_state is not None else DEFAULT_SEED
+    seed = run_seed(params)
     if is_auto(training.num_input_records_to_sample):
         records = auto_records_to_sample(n_train_records, training.num_epochs)
     else:

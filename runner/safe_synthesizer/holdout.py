@@ -25,10 +25,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .autoconfig import DEFAULT_SEED  # the one default seed of the run
 from .config.parameters import DataParameters
 from .errors import UserInputError
 
-DEFAULT_SEED = 42
 MIN_HOLDOUT = 10
 MIN_ROWS_FOR_HOLDOUT = 200
 _MAX_ROWS_LISTED = 5

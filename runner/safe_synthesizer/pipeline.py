@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__, storage
-from .autoconfig import ResolvedConfig, resolve
+from .autoconfig import ResolvedConfig, resolve, run_seed
 from .config import ResultRef, S3Settings, SafeSynthesizerParameters
 from .data_io import load_table, write_table
 from .errors import SafeSynthesizerError, UserInputError
@@ -226,8 +226,7 @@ def _run(
 
     # split
     with timer.stage("split"):
-        seed = params.data.random_state
-        train_raw, holdout, split_info = split_holdout(table, params.data, seed if seed is not None else 42)
+        train_raw, holdout, split_info = split_holdout(table, params.data, run_seed(params))
         progress.update("split", 1, 1, f"train {len(train_raw)}, holdout {len(holdout)}")
     summary["split"] = split_info if isinstance(split_info, dict) else getattr(split_info, "__dict__", {})
 
@@ -251,6 +250,7 @@ def _run(
         "pretrained_model" in params.training.model_fields_set,
         train,
         device,
+        grouped=bool(params.data.group_training_examples_by),
     )
     if options.mode != "generate":
         summary["engine"] = {"kind": choice.kind, "reason": choice.reason}
@@ -333,7 +333,7 @@ def _run(
                 quantization_bits=params.training.quantization_bits
                 if params.training.quantize_model
                 else None,
-                seed=params.data.random_state or 42,
+                seed=run_seed(params),
             )
         schema = _training_schema(train, params, summary)
         n_units = (
@@ -489,14 +489,12 @@ def _training_schema(
 ) -> TableSchema:
     """The generation schema: from the training split, or DP estimates when DP is on."""
     if params.dp_enabled:
-        try:
-            from .privacy.schema import dp_schema
-        except ImportError:
-            dp_schema = None
-        if dp_schema is not None:
-            schema, ledger = dp_schema(train, params)
-            summary.setdefault("privacy", {})["schema"] = ledger
-            return schema
+        # No fallback: a DP run never builds its schema from raw statistics (fail closed).
+        from .privacy.schema import dp_schema
+
+        schema, ledger = dp_schema(train, params)
+        summary.setdefault("privacy", {})["schema"] = ledger
+        return schema
     return infer_schema(train)
 
 

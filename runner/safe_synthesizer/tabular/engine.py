@@ -2,7 +2,9 @@
 
 Choice (:func:`choose_engine`), in order:
 
-1. ``training.engine`` set to ``field_tokens`` or ``llm``: that engine;
+1. ``training.engine`` set to ``field_tokens`` or ``llm``: that engine (``field_tokens`` with
+   ``data.group_training_examples_by`` is refused: it models records one at a time);
+   ``auto`` with grouping: the LLM engine (a group is one sequence of records);
 2. ``training.pretrained_model`` named explicitly in the config: the LLM (LoRA) engine;
 3. a column of long free text (mean length over ``LONG_TEXT_CHARS`` characters): the LLM engine on a
    GPU, the field engine on CPU (with a warning that text is modelled from word pieces);
@@ -49,11 +51,26 @@ class EngineChoice:
 
 
 def choose_engine(
-    requested: str, pretrained_model_set: bool, frame: pd.DataFrame, device: str
+    requested: str,
+    pretrained_model_set: bool,
+    frame: pd.DataFrame,
+    device: str,
+    grouped: bool = False,
 ) -> EngineChoice:
     """Pick the engine (rules in the module docstring)."""
+    if requested == FIELD_TOKENS and grouped:
+        from ..errors import UserInputError
+
+        raise UserInputError(
+            "training.engine 'field_tokens' models records one at a time and cannot keep the sequences of "
+            "data.group_training_examples_by; use training.engine 'llm' or 'auto', or remove the grouping"
+        )
     if requested in (FIELD_TOKENS, LLM):
         return EngineChoice(requested, f"training.engine is {requested!r}")
+    if grouped:
+        return EngineChoice(
+            LLM, "data.group_training_examples_by: a group is one sequence, which the LLM engine models"
+        )
     if pretrained_model_set:
         return EngineChoice(LLM, "training.pretrained_model names a model: LoRA on it")
     long_text = [
