@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from safe_synthesizer.tabular.tokenizer import (
     BOS,
@@ -113,5 +112,7 @@ def test_dp_vocabularies_come_from_the_domains_only():
     assert income.coarse_edges[0] == 0.0 and income.coarse_edges[-1] == 1e6  # equal width, not quantiles
     color = next(c for c in tok.columns if c.name == "color")
     assert "purple" in color.labels and not color.rare_levels
-    with pytest.raises(ValueError, match="no DP bounds"):
-        fit_tokenizer(frame[["age"]], dp_domains={})
+    # no DP bounds: characters from a fixed alphabet, never the raw quantiles
+    unbounded = fit_tokenizer(frame[["age"]], dp_domains={}).columns[0]
+    assert unbounded.kind == "text" and unbounded.char_level
+    assert unbounded.labels[2:] == [chr(c) for c in range(32, 127)]

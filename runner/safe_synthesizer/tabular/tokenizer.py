@@ -628,7 +628,9 @@ def _fit_column(
         bounds = None
         if dp:
             if domain is None or domain.get("minimum") is None:
-                raise ValueError(f"DP: column {name!r} has no DP bounds in the schema")
+                # The DP schema found no bounds (too little budget for the data size): digits as
+                # characters, a data-independent vocabulary, rather than raw quantiles.
+                return _fit_text(name, series, settings, dp)
             bounds = (float(domain["minimum"]), float(domain["maximum"]))
         decimals = (
             0 if integer else (int(domain.get("decimals") or 2) if dp and domain else _decimals(numbers))
