@@ -113,13 +113,12 @@ def _scores(tp: Counter[str], fp: Counter[str], fn: Counter[str]) -> dict[str, d
 def text_scores(df: pd.DataFrame, labels: dict[str, Any], use_spacy: bool) -> tuple[dict, float, str]:
     """Span-level recall per planted entity and precision of detected spans; texts per second."""
     from safe_synthesizer.config.replace_pii import PiiReplacerConfig
-    from safe_synthesizer.pii import detect
+    from safe_synthesizer.pii import detect, presidio_backend
 
     g = PiiReplacerConfig().globals
     if not use_spacy:
-        detect.spacy_model_available.cache_clear()
-        original = detect.spacy_model_available
-        detect.spacy_model_available = lambda: False  # type: ignore[assignment]
+        original = presidio_backend.spacy_model_available
+        presidio_backend.spacy_model_available = lambda: False  # type: ignore[assignment]
     try:
         detections = detect.classify_columns(df, g)
         scanner = detect.TextScanner(g)
@@ -132,7 +131,7 @@ def text_scores(df: pd.DataFrame, labels: dict[str, Any], use_spacy: bool) -> tu
         seconds = time.perf_counter() - started
     finally:
         if not use_spacy:
-            detect.spacy_model_available = original  # type: ignore[assignment]
+            presidio_backend.spacy_model_available = original  # type: ignore[assignment]
     planted: dict[tuple[str, int], list[tuple[int, int, str]]] = {}
     for column, spans in labels["spans"].items():
         for row, start, end, entity in spans:
@@ -383,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("safe_synthesizer.pii").setLevel(logging.ERROR)  # fail-closed warnings: counted below
     sys.path.insert(0, str(ROOT / "runner"))
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 

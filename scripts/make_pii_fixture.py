@@ -210,7 +210,7 @@ def generate(rows: int, seed: int) -> tuple[list[dict[str, object]], dict[str, o
             "payer": fake.name() if rng.random() < 0.5 else f"{fake.first_name()} {fake.last_name()}",
             "ref_code": fake.credit_card_number(rng.choice(["visa16", "mastercard", "discover"])),
             "node": fake.ipv4(),
-            "order_id": str(rng.randrange(10**9, 10**10)),
+            "order_id": rng.randrange(10**9, 10**10),
             "amount": round(rng.uniform(5, 2500), 2),
             "status": rng.choice(["active", "inactive", "pending"]),
             "account_state": rng.choice(["open", "closed", "frozen", "review"]),

@@ -90,12 +90,15 @@ _NEEDS_VALIDATION = frozenset(
 )
 
 
-def column_type(series: pd.Series) -> str:
-    """NeMo's ``describe_field`` types: empty, binary, numeric, categorical, text, other."""
-    values = series.dropna()
+def column_type(series: pd.Series, values: pd.Series | None = None, n_unique: int | None = None) -> str:
+    """NeMo's ``describe_field`` types: empty, binary, numeric, categorical, text, other.
+
+    ``values`` (the non-missing cells) and ``n_unique`` may be passed when already computed.
+    """
+    values = series.dropna() if values is None else values
     if values.empty:
         return "empty"
-    n_unique = values.nunique()
+    n_unique = values.nunique() if n_unique is None else n_unique
     if n_unique == 2:
         return "binary"
     if pd.api.types.is_bool_dtype(series):
@@ -130,11 +133,14 @@ class ColumnDetection:
     warning: str | None = None  # why a column was replaced although its values failed (no values)
 
 
-def _sample_values(series: pd.Series, size: int, seed: int) -> list[str]:
-    values = series.dropna()
-    if values.empty:
+def _sample_values(series: pd.Series, size: int, seed: int, uniques: np.ndarray | None = None) -> list[str]:
+    if uniques is None:
+        values = series.dropna()
+        if values.empty:
+            return []
+        uniques = pd.unique(values.to_numpy(dtype=object))  # distinct raw values first (a C hash pass)
+    if not len(uniques):
         return []
-    uniques = pd.unique(values.to_numpy(dtype=object))  # distinct raw values first (a C hash pass)
     if len(uniques) > 20 * size:  # a random subset of them is as good a pool to draw ``size`` from
         uniques = uniques[np.sort(np.random.default_rng(seed).choice(len(uniques), 20 * size, replace=False))]
     uniques = pd.unique(pd.Series(uniques, dtype=object).astype(str).str.strip())
@@ -184,11 +190,10 @@ def _is_row_index(series: pd.Series) -> bool:
     return n_unique == len(values) and float(values.max() - values.min() + 1) <= 1.5 * n_unique
 
 
-def _identifier_like(series: pd.Series, values: Sequence[str]) -> bool:
-    non_missing = series.dropna()
-    if len(non_missing) < 20 or len(values) < 10:
+def _identifier_like(n_cells: int, n_unique: int, values: Sequence[str]) -> bool:
+    if n_cells < 20 or len(values) < 10:
         return False
-    if non_missing.nunique() < IDENTIFIER_UNIQUE * len(non_missing):
+    if n_unique < IDENTIFIER_UNIQUE * n_cells:
         return False
     return sum(is_identifier_token(v) for v in values) >= IDENTIFIER_TOKENS * len(values)
 
@@ -207,13 +212,18 @@ def classify_columns(
     out: dict[str, ColumnDetection] = {}
     for position, column in enumerate(df.columns):
         series = df[column]
-        det = ColumnDetection(column=str(column), column_type=column_type(series))
+        non_missing = series.dropna()
+        uniques = (
+            pd.unique(non_missing.to_numpy(dtype=object)) if len(non_missing) else np.array([], dtype=object)
+        )
+        n_unique = len(uniques)
+        det = ColumnDetection(column=str(column), column_type=column_type(series, non_missing, n_unique))
         out[str(column)] = det
         if det.column_type == "empty" or pd.api.types.is_bool_dtype(series):
             continue
         is_stringy = pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
         is_dates = pd.api.types.is_datetime64_any_dtype(series)
-        values = _sample_values(series, sample_size, seed + position)
+        values = _sample_values(series, sample_size, seed + position, uniques)
         det.sampled = len(values)
         hint = name_hint(str(column))
         det.hint = hint
@@ -252,7 +262,7 @@ def classify_columns(
             and is_stringy
             and classify.enable_classify
             and "unique_identifier" in allowed
-            and _identifier_like(series, values)
+            and _identifier_like(len(non_missing), n_unique, values)
         ):
             det.entity, det.method = "unique_identifier", "identifier"
             det.share = round(sum(is_identifier_token(v) for v in values) / len(values), 4)

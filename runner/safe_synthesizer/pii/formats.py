@@ -43,15 +43,39 @@ DATE_FORMATS: tuple[str, ...] = (
     "%d/%m/%Y %H:%M",
 )
 
-_DATE_QUICK = re.compile(r"^[\dA-Za-z][\dA-Za-z ,./:T-]{5,24}$")
+_DIRECTIVES = {
+    "%Y": r"\d{4}",
+    "%m": r"\d{1,2}",
+    "%d": r"\d{1,2}",
+    "%y": r"\d{2}",
+    "%H": r"\d{1,2}",
+    "%M": r"\d{1,2}",
+    "%S": r"\d{1,2}",
+    "%B": r"[A-Za-z]{3,9}",
+    "%b": r"[A-Za-z]{3}\.?",
+}
+
+
+def _format_regex(fmt: str) -> re.Pattern[str]:
+    parts = re.split(r"(%[A-Za-z])", fmt)
+    return re.compile("".join(_DIRECTIVES.get(p, re.escape(p)) for p in parts) + r"\Z")
+
+
+#: Each format with a regex of its shape: ``strptime`` (slow when it fails) runs only on a match.
+_FORMAT_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((f, _format_regex(f)) for f in DATE_FORMATS)
+
+
+def date_formats_for(text: str) -> list[str]:
+    """The formats of :data:`DATE_FORMATS` whose shape ``text`` has (in order)."""
+    if not 6 <= len(text) <= 25 or not text[:1].isalnum():
+        return []
+    return [fmt for fmt, shape in _FORMAT_SHAPES if shape.match(text)]
 
 
 def parse_date(text: str) -> tuple[dt.datetime, str] | None:
     """``(datetime, format)`` for a date written in one of :data:`DATE_FORMATS`, else ``None``."""
     stripped = text.strip()
-    if not _DATE_QUICK.match(stripped):
-        return None
-    for fmt in DATE_FORMATS:
+    for fmt in date_formats_for(stripped):
         try:
             return dt.datetime.strptime(stripped, fmt), fmt
         except ValueError:
@@ -136,7 +160,13 @@ def damaged_card_digits(text: str) -> str | None:
     return None
 
 
-NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "rev", "fr"})
+NAME_PREFIXES = frozenset(
+    {
+        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "rev", "fr", "herr", "frau", "hr",
+        "mme", "mlle", "monsieur", "madame", "sr", "sra", "srta", "doña", "dona", "sig", "sig.ra",
+        "signor", "signora", "dhr", "mevr", "pan", "pani",
+    }
+)  # fmt: skip
 NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "md", "phd", "dds", "dvm", "esq", "cpa"})
 
 #: Cell values that stand for "no value" (never sampled, never searched for in text).

@@ -35,11 +35,11 @@ import numpy as np
 from faker import Faker
 
 from .formats import (
-    DATE_FORMATS,
     FLOAT_CARD,
     NAME_PREFIXES,
     NAME_SUFFIXES,
     SCI_CARD,
+    date_formats_for,
     iban_check_digits,
     luhn_check_digit,
     luhn_valid,
@@ -62,6 +62,7 @@ _US_ADDRESS = re.compile(
     r"^(?P<street>.+?)(?P<sep>\s*[\n,]\s*)(?P<city>[^\n,]+?),\s*(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$"
 )
 _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+_ORDINAL = re.compile(r"(?i)(?<!\d)(\d{1,2})(st|nd|rd|th)\b")
 _MODULAR_CRYPT = re.compile(r"^\$[\w-]{1,12}\$(?:[\w=,]{1,40}\$){0,3}")
 _HEX_BODY = re.compile(r"^[0-9A-Fa-f:.\-{}]+$")
 _VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
@@ -143,9 +144,8 @@ class KeyedStream:
         """A uniform integer in ``[0, n)`` (``n`` below 2**64)."""
         if self._bits < 128:
             self._refill()
-        value = self._acc % n
-        self._acc //= n
-        self._bits -= max(1, n.bit_length())
+        self._acc, value = divmod(self._acc, n)
+        self._bits -= n.bit_length() or 1
         return value
 
     def big(self) -> int:
@@ -506,35 +506,40 @@ class Pseudonymizer:
     def chars(self, text: str, family: str, keep_leading: set[str] | None = None) -> str:
         """Format-preserving re-draw: digits stay digits, letters stay letters (same case); letters
         and digits of other scripts become ASCII ones; punctuation and spaces are kept."""
-        n_digits = sum(1 for c in text if c.isdigit())
-        n_letters = sum(1 for c in text if c.isalpha())
+        n_digits = n_letters = 0
+        for c in text:
+            if c.isdigit():
+                n_digits += 1
+            elif c.isalpha():
+                n_letters += 1
         if not n_digits and not n_letters:
             return text
-        keep_first = bool(keep_leading) and text.lstrip()[:1] in (keep_leading or ())
+        keep_at = -1  # the leading digit kept (an ITIN's 9)
+        if keep_leading:
+            lead = len(text) - len(text.lstrip())
+            if text[lead : lead + 1] in keep_leading:
+                keep_at = lead
         norm = text.strip().casefold()
+        folded = text.casefold()
         candidate = text
         for attempt in range(_MAX_ATTEMPTS):
             stream = self.stream("chars", family, norm, str(attempt))
-            digits = iter(stream.digits(n_digits))
-            letters = iter(stream.letters(n_letters))
+            digits = stream.digits(n_digits)
+            letters = stream.letters(n_letters)
             out: list[str] = []
+            di = li = 0
             for i, ch in enumerate(text):
-                if "0" <= ch <= "9":
-                    new = next(digits)
-                    out.append(ch if keep_first and not any(c.isalnum() for c in text[:i]) else new)
-                elif "a" <= ch <= "z":
-                    out.append(next(letters))
-                elif "A" <= ch <= "Z":
-                    out.append(next(letters).upper())
-                elif ch.isdigit():
-                    out.append(next(digits))
+                if ch.isdigit():
+                    out.append(ch if i == keep_at else digits[di])
+                    di += 1
                 elif ch.isalpha():
-                    letter = next(letters)
+                    letter = letters[li]
+                    li += 1
                     out.append(letter.upper() if ch.isupper() else letter)
                 else:
                     out.append(ch)
             candidate = "".join(out)
-            if candidate.casefold() != text.casefold():
+            if candidate.casefold() != folded:
                 return candidate
         return candidate
 
@@ -577,8 +582,13 @@ class Pseudonymizer:
         prefix, national = all_digits[:prefix_len], all_digits[prefix_len:]
         if not prefix and len(national) == 11 and national.startswith("1"):
             prefix, national = "1", national[1:]
-        nanp = len(national) == 10 and (
-            prefix in ("1", "001") or (not prefix and any(loc in ("en_US", "en_CA") for loc in self.locales))
+        nanp = (
+            len(national) == 10
+            and national[0] not in "01"
+            and (
+                prefix in ("1", "001")
+                or (not prefix and any(loc in ("en_US", "en_CA") for loc in self.locales))
+            )
         )
         new_national = self._cached(
             "phone" if not nanp else "phone_nanp", national, lambda: self._phone_digits(national, nanp)
@@ -987,13 +997,25 @@ class Pseudonymizer:
             else:
                 days = self._offset_days(family, stripped, min_days, max_days)
                 return (day + dt.timedelta(days=days)).isoformat()
-        for fmt in DATE_FORMATS:
+        ordinal = _ORDINAL.search(stripped)
+        core = stripped
+        if ordinal:  # "3rd of March 1985" is parsed as "3 March 1985" and written back with a suffix
+            core = re.sub(r"(?i)\bof\s+", "", stripped[: ordinal.end(1)] + stripped[ordinal.end() :])
+        for fmt in date_formats_for(core):
             try:
-                parsed = dt.datetime.strptime(stripped, fmt)
+                parsed = dt.datetime.strptime(core, fmt)
             except ValueError:
                 continue
             days = self._offset_days(family, parsed.date().isoformat(), min_days, max_days)
-            return (parsed + dt.timedelta(days=days)).strftime(fmt)
+            new = parsed + dt.timedelta(days=days)
+            out = new.strftime(fmt)
+            if not re.search(r"(?<!\d)0\d", core):  # "3/7/1985" stays unpadded
+                out = re.sub(r"(?<!\d)0(\d)(?!\d)", r"\1", out)
+            if ordinal:
+                day = new.day
+                suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+                out = re.sub(rf"(?<!\d)0?{day}(?!\d)", f"{day}{suffix}", out, count=1)
+            return out
         return self.chars(text, family)
 
 

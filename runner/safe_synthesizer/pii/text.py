@@ -29,26 +29,25 @@ from .columns import ColumnDetection
 from .entities import DETECTED_BY_DEFAULT, KNOWN_VALUE_ENTITIES, PRESIDIO_TO_ENTITY
 from .formats import PLACEHOLDERS, card_issuer_known, luhn_valid
 from .lexicons import detection_lexicon
+from .text_patterns import (
+    Span,
+    address_component_spans,
+    city_spans,
+    date_spans,
+    keyword_id_spans,
+    lone_name_spans,
+    national_id_spans,
+    phone_spans,
+    postcode_spans,
+    street_spans,
+    world_cities,
+    world_first_names,
+)
 from .values import ValueChecker
 
 logger = logging.getLogger("safe_synthesizer.pii")
 
 PATTERN_MIN_SCORE = 0.35  # presidio pattern spans below this are ignored in free text
-
-
-@dataclass(frozen=True)
-class Span:
-    """One entity found in a text cell (character offsets)."""
-
-    start: int
-    end: int
-    entity: str
-    score: float
-    source: str  # known_value | pattern | ner | gliner | lexicon
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start
 
 
 LEXICON_NAME_SCORE = 0.6
@@ -157,12 +156,18 @@ class KnownValues:
 
 
 def _entity_for_presidio(
-    entity_type: str, text: str, checker: ValueChecker, countries: frozenset[str]
+    entity_type: str,
+    text: str,
+    checker: ValueChecker,
+    countries: frozenset[str],
+    first_names: frozenset[str] = frozenset(),
 ) -> str | None:
     entity = PRESIDIO_TO_ENTITY.get(entity_type)
     if entity_type == "LOCATION":
         if text.casefold() in countries:
             return None
+        if " " not in text and text.casefold() in first_names and text.casefold() not in world_cities():
+            return "first_name"  # "ask for Liam": the model's place is a person's first name
         if checker.shape("state", text, False):
             return "state"
         if checker.is_street(text):
@@ -217,15 +222,17 @@ class TextScanner:
                 pb.SPACY_MODEL,
             )
         self._setup_gliner()
-        street_suffixes = sorted(
-            (re.escape(s) for s in self.checker.lex.street_suffixes if len(s) > 1), key=len, reverse=True
-        )
-        self._street_re = re.compile(
-            r"\b\d{1,6}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){1,4}(?:" + "|".join(street_suffixes) + r")\b\.?"
-            r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[\w-]+)?",
-            re.IGNORECASE,
-        )
-        self._word_re = re.compile(r"[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?\.?")
+        self._word_re = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-ž'’]+(?:-[A-ZÀ-Þ][a-zß-ÿ'’]+)?\.?")
+
+    @property
+    def _first_names(self) -> frozenset[str]:
+        """First names of the job's locales and of many others (built on first use: free text only)."""
+        names = self.__dict__.get("_first_names_cache")
+        if names is None:
+            names = self.__dict__["_first_names_cache"] = (
+                self.checker.lex.first_name_set | world_first_names()
+            )
+        return names
 
     def _setup_gliner(self) -> None:
         gliner = self.globals_config.ner.gliner
@@ -291,34 +298,54 @@ class TextScanner:
         countries = _countries()
         for r in found:
             snippet = text[r.start : r.end]
-            entity = _entity_for_presidio(r.entity_type, snippet, self.checker, countries)
+            entity = _entity_for_presidio(r.entity_type, snippet, self.checker, countries, self._first_names)
             if entity is None:
                 continue
             is_model = r.entity_type in ("PERSON", "LOCATION")
             if (is_model and r.score < self.threshold) or (not is_model and r.score < PATTERN_MIN_SCORE):
                 continue
             spans.append(Span(r.start, r.end, entity, float(r.score), "ner" if is_model else "pattern"))
-        if "street_address" in self.entities:
-            for m in self._street_re.finditer(text):
-                spans.append(Span(m.start(), m.end(), "street_address", 0.7, "pattern"))
-        if "phone_number" in self.entities:
+        wanted = self.entities
+        streets = street_spans(text) if {"street_address", "address"} & wanted else []
+        spans.extend(streets)
+        spans.extend(address_component_spans(text, streets))
+        if "phone_number" in wanted:
             for m in _TEXT_PHONE.finditer(text):
                 spans.append(Span(m.start(), m.end(), "phone_number", 0.6, "pattern"))
-            if sum(c.isdigit() for c in text) >= 7:
+            found_phones = phone_spans(text)
+            spans.extend(found_phones)
+            covered = sum(sum(c.isdigit() for c in text[p.start : p.end]) for p in found_phones)
+            if sum(c.isdigit() for c in text) - covered >= 7:  # digits our patterns did not explain
                 phone = pb.presidio_validators()["phone_number"]
                 for r in phone.analyze(text, phone.supported_entities, None):
                     if r.score >= PATTERN_MIN_SCORE:
                         spans.append(Span(r.start, r.end, "phone_number", float(r.score), "pattern"))
+        if any(c.isdigit() for c in text):
+            if "date_of_birth" in wanted:
+                spans.extend(date_spans(text))
+            spans.extend(keyword_id_spans(text))
+            spans.extend(national_id_spans(text))
+            if "postcode" in wanted:
+                spans.extend(postcode_spans(text))
+        elif "user_name" in wanted:
+            spans.extend(s for s in keyword_id_spans(text) if s.entity == "user_name")
+        if self.threshold <= 0.5:
+            if {"first_name", "last_name", "name"} & wanted:
+                spans.extend(lone_name_spans(text, self._first_names))
+            if "city" in wanted:
+                spans.extend(city_spans(text, self._first_names))
         if "credit_debit_card" in self.entities:
             for m in _TEXT_CARD.finditer(text):
                 digits = re.sub(r"\D", "", m.group(0))
                 if luhn_valid(digits) and card_issuer_known(digits):
                     spans.append(Span(m.start(), m.end(), "credit_debit_card", 0.9, "pattern"))
         if "postcode" in self.entities:
-            # "IL 62704" is a postcode; any other 5-digit run only with ner.enable_regexps (noisy).
+            # "IL 62704" is a postcode (and IL a state); other digit runs need a city or a postcode word
+            # next to them (text_patterns.postcode_spans), any 5-digit run only with ner.enable_regexps.
             for m in _TEXT_STATE_ZIP.finditer(text):
                 if m.group(1) in self.checker.lex.states_abbr:
                     spans.append(Span(m.start(2), m.end(2), "postcode", 0.7, "pattern"))
+                    spans.append(Span(m.start(1), m.end(1), "state", 0.7, "pattern"))
             if self.globals_config.ner.enable_regexps:
                 for m in _TEXT_ZIP.finditer(text):
                     spans.append(Span(m.start(), m.end(), "postcode", 0.4, "pattern"))
@@ -327,16 +354,15 @@ class TextScanner:
         for span in self.known.find(text):
             if span.entity in self.entities or span.entity in ("first_name", "last_name"):
                 spans.append(span)
-        return [s for s in resolve_overlaps(spans) if s.entity in self.entities or s.source == "known_value"]
+        return resolve_overlaps(s for s in spans if s.entity in self.entities or s.source == "known_value")
 
     def _lexicon_names(self, text: str) -> list[Span]:
         """``Given Surname`` (optionally ``Given X. Surname``) where the given name is in the lexicon."""
-        lex = self.checker.lex
         words = list(self._word_re.finditer(text))
         spans: list[Span] = []
         for i in range(len(words) - 1):
             first = words[i]
-            if first.group(0).endswith(".") or first.group(0).casefold() not in lex.first_name_set:
+            if first.group(0).endswith(".") or first.group(0).casefold() not in self._first_names:
                 continue
             j = i + 1
             between = text[first.end() : words[j].start()]
