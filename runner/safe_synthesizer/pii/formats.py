@@ -192,3 +192,22 @@ PLACEHOLDERS = frozenset(
         "not available",
     }
 )
+
+#: Placeholders a pseudonym keeps as they are (they hold no PII; "na" and "nan" are also names).
+NO_VALUE = frozenset(
+    {
+        "n/a",
+        "n.a.",
+        "unknown",
+        "null",
+        "none",
+        "-",
+        "--",
+        "?",
+        "redacted",
+        "tbd",
+        "#n/a",
+        "not provided",
+        "not available",
+    }
+)

@@ -38,6 +38,7 @@ from .formats import (
     FLOAT_CARD,
     NAME_PREFIXES,
     NAME_SUFFIXES,
+    NO_VALUE,
     SCI_CARD,
     date_formats_for,
     iban_check_digits,
@@ -321,7 +322,7 @@ class Pseudonymizer:
         hit = cache.get(text)
         if hit is not None:
             return hit
-        if not text.strip():
+        if not text.strip() or text.strip().casefold() in NO_VALUE:
             return text
         handler = self._handlers.get(key)
         out = handler(text) if handler is not None else self.chars(text, key or "generic")
@@ -1009,7 +1010,7 @@ class Pseudonymizer:
             days = self._offset_days(family, parsed.date().isoformat(), min_days, max_days)
             new = parsed + dt.timedelta(days=days)
             out = new.strftime(fmt)
-            if not re.search(r"(?<!\d)0\d", core):  # "3/7/1985" stays unpadded
+            if re.search(r"(?<![\d:])\d(?![\d:])", core):  # "3/7/1985" stays unpadded
                 out = re.sub(r"(?<!\d)0(\d)(?!\d)", r"\1", out)
             if ordinal:
                 day = new.day

@@ -43,198 +43,29 @@ class Span:
 
 
 # ----------------------------------------------------------------------------- word lists
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-]
-_WEEKDAYS = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "mon",
-    "tue",
-    "wed",
-    "thu",
-    "fri",
-    "sat",
-    "sun",
-]
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_MONTHS = _words(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+_WEEKDAYS = _words("monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun")
 _NOT_NAMES = frozenset(
     _MONTHS
     + _WEEKDAYS
-    + [
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "then",
-        "thanks",
-        "thank",
-        "please",
-        "dear",
-        "hello",
-        "hi",
-        "hey",
-        "yes",
-        "no",
-        "not",
-        "ok",
-        "okay",
-        "customer",
-        "client",
-        "caller",
-        "courier",
-        "driver",
-        "agent",
-        "manager",
-        "team",
-        "support",
-        "service",
-        "account",
-        "order",
-        "invoice",
-        "refund",
-        "card",
-        "passport",
-        "licence",
-        "license",
-        "id",
-        "dob",
-        "date",
-        "birth",
-        "born",
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "dr",
-        "herr",
-        "frau",
-        "mme",
-        "mlle",
-        "sr",
-        "sra",
-        "monsieur",
-        "madame",
-        "sir",
-        "madam",
-        "new",
-        "old",
-        "north",
-        "south",
-        "east",
-        "west",
-        "street",
-        "road",
-        "avenue",
-        "lane",
-        "english",
-        "french",
-        "german",
-        "spanish",
-        "italian",
-        "dutch",
-        "polish",
-        "swedish",
-        "portuguese",
-        "japanese",
-        "chinese",
-        "european",
-        "american",
-        "british",
-        "canadian",
-        "australian",
-        "indian",
-        "brazilian",
-        "christmas",
-        "easter",
-        "covid",
-        "email",
-        "phone",
-        "mobile",
-        "pickup",
-        "courier",
-        "branch",
-        "office",
-        "contract",
-        "records",
-        "form",
-        "file",
-        "ticket",
-        "profile",
-        "login",
-        "user",
-        "ask",
-        "send",
-        "call",
-        "called",
-        "calls",
-        "reach",
-        "met",
-        "visited",
-        "moved",
-        "spoke",
-        "pickup",
-        "tax",
-        "his",
-        "her",
-        "their",
-        "its",
-        "our",
-        "your",
-        "my",
-        "we",
-        "they",
-        "he",
-        "she",
-        "it",
-        "i",
-        "you",
-        "el",
-        "la",
-        "le",
-        "les",
-        "der",
-        "die",
-        "das",
-        "des",
-        "del",
-        "de",
-        "da",
-        "do",
-        "dos",
-        "van",
-        "von",
-        "bank",
-    ]
+    + _words(
+        "the this that these those there then thanks thank please dear hello hi hey yes no not ok okay "
+        "customer client caller courier driver agent manager team support service account order invoice "
+        "refund card passport licence license id dob date birth born mr mrs ms miss dr herr frau mme "
+        "mlle sr sra monsieur madame sir madam new old north south east west street road avenue lane "
+        "english french german spanish italian dutch polish swedish portuguese japanese chinese "
+        "european american british canadian australian indian brazilian christmas easter covid email "
+        "phone mobile pickup courier branch office contract records form file ticket profile login user "
+        "ask send call called calls reach met visited moved spoke tax his her their its our "
+        "your my we they he she it i you el la le les der die das des del de da do dos van von bank"
+    )
 )
 _TITLES = (
     r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam|Herr|Frau|Hr|Fr|Mme|Mlle|M|Monsieur|Madame|Sr|Sra|Srta|"
@@ -243,7 +74,13 @@ _TITLES = (
 _CITY_CONNECTORS = r"(?:sur|sous|de|del|della|di|da|do|dos|das|des|du|la|le|les|am|an|der|im|upon|on|en|y|i|in|an der|am Main)"
 _CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž](?:[a-zß-öø-ÿā-ž'’][\w'’]*\.?|t\.)"  # a capitalised word (or "St.")
 CITY_WORDS = (
-    _CAP + r"(?:-[\wÀ-ÿ'’]+)*(?:[ -](?:" + _CITY_CONNECTORS + r"[ -])?" + _CAP + r"(?:-[\wÀ-ÿ'’]+)*){0,3}"
+    r"(?:(?:da|do|dos|das|de|di|la|le|el|den|ter)\s+)?"
+    + _CAP
+    + r"(?:-[\wÀ-ÿ'’]+)*(?:[ -](?:"
+    + _CITY_CONNECTORS
+    + r"[ -])?"
+    + _CAP
+    + r"(?:-[\wÀ-ÿ'’]+)*){0,3}"
 )
 _WORLD_CITIES = (
     "London Paris Berlin Madrid Rome Amsterdam Brussels Vienna Zurich Geneva Lisbon Dublin Edinburgh "
@@ -316,128 +153,40 @@ def world_cities() -> frozenset[str]:
     )
 
 
+_STREET_SUFFIXES = _words(
+    "street st road rd avenue ave boulevard blvd lane ln drive dr court ct place pl square sq terrace way "
+    "highway hwy parkway pkwy circle cir trail close crescent gardens grove mews row hill walk chowk marg "
+    "nagar path gali colony ganj bazar bagh puram layout enclave vihar"
+)
+_STREET_PREFIXES = _words(
+    "rue avenue av boulevard bd chemin allée impasse place quai route calle c/ avenida avda paseo plaza "
+    "camino carrer ronda travesía via viale piazza corso largo vicolo strada rua travessa praça estrada "
+    "alameda ul ulica al aleja pl plac os cañada pasadizo acceso callejón glorieta urbanización stretto "
+    "incrocio contrada borgo residencial conjunto quadra vila setor rambla cuesta vía camí passeig "
+    "carretera senda plazuela ruela beco viela favela vereda viaduto rodovia ladeira"
+)
+#: Street words written as the end of one word (``Hauptstraße``, ``Kerkstraat``, ``Ängsgatan``).
+_COMPOUND_SUFFIXES = _words(
+    "straße strasse str. weg gasse platz allee ring damm ufer chaussee steig pfad straat laan gracht plein "
+    "kade steeg singel dijk gata gatan vägen vej gade torget stræde boulevard dreef baan hof markt park "
+    "plantsoen pad"
+)
+
+
 @lru_cache(maxsize=1)
-def street_words() -> tuple[frozenset[str], frozenset[str]]:
-    """``(suffixes, prefixes)`` of street names in many locales (casefolded)."""
-    suffixes = _faker_lists("address", ("street_suffixes",)) | set(
-        [
-            "street",
-            "st",
-            "road",
-            "rd",
-            "avenue",
-            "ave",
-            "boulevard",
-            "blvd",
-            "lane",
-            "ln",
-            "drive",
-            "dr",
-            "court",
-            "ct",
-            "place",
-            "pl",
-            "square",
-            "sq",
-            "terrace",
-            "way",
-            "highway",
-            "hwy",
-            "parkway",
-            "pkwy",
-            "circle",
-            "cir",
-            "trail",
-            "close",
-            "crescent",
-            "gardens",
-            "grove",
-            "mews",
-            "row",
-            "hill",
-            "walk",
-            "chowk",
-            "marg",
-            "nagar",
-            "path",
-            "gali",
-            "colony",
-        ]
-    )
-    prefixes = _faker_lists("address", ("street_prefixes",)) | set(
-        [
-            "rue",
-            "avenue",
-            "av",
-            "boulevard",
-            "bd",
-            "chemin",
-            "allée",
-            "impasse",
-            "place",
-            "quai",
-            "route",
-            "calle",
-            "c/",
-            "avenida",
-            "avda",
-            "paseo",
-            "plaza",
-            "camino",
-            "carrer",
-            "ronda",
-            "travesía",
-            "via",
-            "viale",
-            "piazza",
-            "corso",
-            "largo",
-            "vicolo",
-            "strada",
-            "rua",
-            "travessa",
-            "praça",
-            "estrada",
-            "alameda",
-            "ul",
-            "ulica",
-            "al",
-            "aleja",
-            "pl",
-            "plac",
-            "os",
-            "cañada",
-            "pasadizo",
-            "acceso",
-            "callejón",
-            "glorieta",
-            "urbanización",
-            "stretto",
-            "incrocio",
-            "contrada",
-            "borgo",
-            "residencial",
-            "conjunto",
-            "quadra",
-            "vila",
-            "setor",
-            "rambla",
-            "cuesta",
-            "vía",
-            "camí",
-            "passeig",
-            "carretera",
-            "senda",
-            "plazuela",
-            "ruela",
-            "beco",
-            "viela",
-        ]
-    )
+def street_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """``(suffixes, prefixes, compound suffixes)`` of street names in many locales (casefolded)."""
+    faker_suffixes = _faker_lists("address", ("street_suffixes",))
+    suffixes = faker_suffixes | set(_STREET_SUFFIXES)
+    prefixes = _faker_lists("address", ("street_prefixes",)) | set(_STREET_PREFIXES)
+    compound = {s for s in faker_suffixes if s[:1].islower()} | set(_COMPOUND_SUFFIXES)
     drop = {"street", "st"}  # "St." is also Saint before a city name; "Street" needs a number
     return (
         frozenset(s.casefold().rstrip(".") for s in suffixes if s),
         frozenset(p.casefold().rstrip(".") for p in prefixes if p) - drop,
+        frozenset(
+            {c.lower() for c in compound if len(c) > 2} | {c.casefold() for c in compound if len(c) > 2}
+        ),
     )
 
 
@@ -493,6 +242,7 @@ _PHONE_CONTEXT = re.compile(
     r"rückruf|telefon|téléphone|teléfono|llam|numero|número)\W*(?:\w+\W+){0,4}$"
 )
 _BARE_PHONE = re.compile(r"(?<![\w+.-])\d{9,12}(?![\w.-])")
+_GROUPED_PHONE = re.compile(r"(?<![\w+.-])\d{2,4}(?:[ -]\d{2,4}){2,4}(?![\w.-])")
 _LOOKS_LIKE_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 
 
@@ -513,9 +263,10 @@ def phone_spans(text: str) -> list[Span]:
             ):
                 continue
             out.append(Span(m.start(), m.start() + len(value), "phone_number", score, "pattern"))
-    for m in _BARE_PHONE.finditer(text):
-        if _PHONE_CONTEXT.search(text[: m.start()][-40:]):
-            out.append(Span(m.start(), m.end(), "phone_number", 0.5, "pattern"))
+    for pattern in (_BARE_PHONE, _GROUPED_PHONE):
+        for m in pattern.finditer(text):
+            if _PHONE_CONTEXT.search(text[: m.start()][-40:]):
+                out.append(Span(m.start(), m.end(), "phone_number", 0.5, "pattern"))
     return out
 
 
@@ -639,13 +390,10 @@ _UNIT = r"(?:Flat|Apartment|Apt\.?|Unit|Studio|Suite|Ste\.?|Room|Floor|Fl\.?|H\.
 
 @lru_cache(maxsize=1)
 def _street_res() -> tuple[re.Pattern[str], ...]:
-    suffixes, prefixes = street_words()
+    suffixes, prefixes, compound = street_words()
     suffix = "|".join(sorted((re.escape(s) for s in suffixes if len(s) > 1), key=len, reverse=True))
     prefix = "|".join(sorted((re.escape(p) for p in prefixes if len(p) > 1), key=len, reverse=True))
-    germanic = (
-        r"stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|pfad|straat|laan|gracht|"
-        r"plein|kade|steeg|singel|dijk|gata|gatan|vägen|vej|gade|torget|stræde"
-    )
+    germanic = "|".join(sorted((re.escape(c) for c in compound), key=len, reverse=True))
     unit = rf"(?:{_UNIT}\s*[\w-]{{1,6}},?\s+)?"
     number = r"(?:H\.? ?No\.?\s*)?\d{1,6}[A-Za-z]?(?:\s*/\s*\d{1,5}[A-Za-z]?)?(?:\s*/)?"
     secondary = rf"(?:,?\s+{_UNIT}\s*[\w-]{{1,6}})?"
@@ -668,6 +416,11 @@ def _street_res() -> tuple[re.Pattern[str], ...]:
             r"(?:,?\s*\d{1,2}\s?[º°ª]\s?[A-Z]?\b)?(?:\s+(?:Piano|Apt\.?|Interno|Int\.?|Bloco|Casa)\s*\d+)?",
             re.IGNORECASE,
         ),
+        # Vereda Machado, 11112-887 Siqueira (a street without a number, then the postcode)
+        re.compile(
+            rf"(?<![\w-])(?:{prefix})\.?\s+[^\d,\n.;:!?()]{{2,50}}?(?=,\s*(?:{_POSTCODE}|\d{{8}})\s)",
+            re.IGNORECASE,
+        ),
         # 70, rue de Lemoine / 98 avenue Lucie Fernandes
         re.compile(
             rf"(?<![\w-])\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:{prefix})\.?\s+[^\d,\n.;:!?()]{{2,50}}?(?=[,.;:!?()\n]|$|\s+\d)",
@@ -677,11 +430,29 @@ def _street_res() -> tuple[re.Pattern[str], ...]:
 
 
 _AFTER_STREET = re.compile(
-    rf"^(?P<sep>,\s*|\s+)(?:(?P<pc1>{_POSTCODE})\s+(?P<city1>{CITY_WORDS})"
+    rf"^(?P<sep>,\s*|\s+)(?:(?P<pc1>{_POSTCODE}|\d{{8}})\s+(?P<city1>{CITY_WORDS})"
     rf"|(?P<city2>{CITY_WORDS}),\s*(?P<st>[A-Z]{{2,3}})\s+(?P<zip>{_POSTCODE})"
     rf"|(?P<city3>{CITY_WORDS})\s*[,-]?\s*(?P<pc3>{_POSTCODE})(?![\w])"
     rf"|(?P<city4>{CITY_WORDS})(?=\s*(?:[.,;:!?)\n]|$|\s+[—–-]|\s+[a-z])))"
 )
+
+
+def _head(value: str) -> str:
+    """The first capitalised word of a name or city (``da Mota da Mata`` -> ``mota``), casefolded."""
+    return next(
+        (w for w in value.split() if w[:1].isupper()), value.split()[0] if value.split() else ""
+    ).casefold()
+
+
+#: First words of many city names that are common words on their own (``North Paulfort``, ``New York``).
+_CITY_HEADS = frozenset(
+    _words("north south east west new old lake port fort mount saint san santa st. great little")
+)
+
+
+def _common_city_head(value: str, common: frozenset[str]) -> bool:
+    head = _head(value)
+    return head in common and head not in _CITY_HEADS
 
 
 def _strip_dot(value: str) -> str:
@@ -725,7 +496,7 @@ def address_component_spans(text: str, streets: list[Span]) -> list[Span]:
             value = m.group(group)
             if entity == "city":
                 value = _strip_dot(value)
-                if value.split()[0].casefold() in common:
+                if _common_city_head(value, common):
                     continue
             out.append(
                 Span(base + m.start(group), base + m.start(group) + len(value), entity, 0.7, "pattern")
@@ -758,8 +529,8 @@ def postcode_spans(text: str) -> list[Span]:
         year_like = bool(re.fullmatch(r"(19|20)\d{2}", value))
         after = _CITY_AFTER.match(text[m.end() : m.end() + 60])
         before = _CITY_BEFORE.search(text[max(0, m.start() - 60) : m.start()])
-        city_after = bool(after) and after.group("city").split()[0].casefold() not in common  # type: ignore[union-attr]
-        city_before = bool(before) and before.group("city").split()[0].casefold() not in common  # type: ignore[union-attr]
+        city_after = bool(after) and not _common_city_head(after.group("city"), common)  # type: ignore[union-attr]
+        city_before = bool(before) and not _common_city_head(before.group("city"), common)  # type: ignore[union-attr]
         if keyword or (
             not year_like and (city_after or (city_before and "," in text[max(0, m.start() - 3) : m.start()]))
         ):
@@ -777,7 +548,7 @@ def postcode_spans(text: str) -> list[Span]:
 # ----------------------------------------------------------------------------- persons and places
 _WORD = re.compile(r"(?<![\w'’-])[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-ž'’]+(?:-[A-ZÀ-Þ][a-zß-ÿ'’]+)?(?![\w'’-])")
 _TITLE_NAME = re.compile(
-    rf"(?<![\w])(?:{_TITLES})\.?\s+(?P<name>[A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s+(?:van|von|de|del|della|di|da|dos|le|la|der|den|ter|van der|van den)?\s*[A-ZÀ-ÖØ-Þ][\w'’-]+)?)"
+    rf"(?<![\w])(?:{_TITLES})\.?\s+(?P<name>(?:(?:van|von|de|da|del|di|le|la|du|dos|das|ter|ten|van der|van den)\s+)?[A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s+(?:van|von|de|del|della|di|da|dos|le|la|der|den|ter|van der|van den)?\s*[A-ZÀ-ÖØ-Þ][\w'’-]+)?)"
 )
 _PLACE_CONTEXT = re.compile(
     r"(?i)(?:\b(?:in|from|to|near|around|outside|towards|visited|at\s+the|lives\s+in|based\s+in|born\s+in|"
@@ -801,12 +572,8 @@ def lone_name_spans(text: str, first_names: frozenset[str]) -> list[Span]:
         out.append(Span(m.start(), m.end(), "first_name", 0.5, "lexicon"))
     for m in _TITLE_NAME.finditer(text):
         name = m.group("name")
-        entity = (
-            "name"
-            if len(name.split()) > 1 and name.split()[0].casefold() in world_first_names()
-            else "last_name"
-        )
-        if name.split()[0].casefold() in common:
+        entity = "name" if len(name.split()) > 1 and _head(name) in world_first_names() else "last_name"
+        if _head(name) in common:
             continue
         out.append(Span(m.start("name"), m.end("name"), entity, 0.6, "lexicon"))
     return out
@@ -821,8 +588,8 @@ def city_spans(text: str, first_names: frozenset[str]) -> list[Span]:
     for m in re.finditer(CITY_WORDS, text):
         value = m.group(0).rstrip(".")
         words = value.split()
-        first = words[0].casefold()
-        if first in common or len(value) < 3:
+        first = _head(value)
+        if _common_city_head(value, common) or len(value) < 3:
             continue
         place = bool(_PLACE_CONTEXT.search(text[max(0, m.start() - 25) : m.start()]))
         if value.casefold() in cities or (
@@ -835,6 +602,6 @@ def city_spans(text: str, first_names: frozenset[str]) -> list[Span]:
             out.append(Span(m.start(), m.start() + len(value), "city", 0.5, "lexicon"))
     for m in _BRANCH.finditer(text):
         value = m.group("city")
-        if value.split()[0].casefold() not in common:
+        if not _common_city_head(value, common):
             out.append(Span(m.start("city"), m.end("city"), "city", 0.5, "lexicon"))
     return out
