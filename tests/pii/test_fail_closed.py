@@ -53,6 +53,8 @@ def _changed(before: pd.Series, after: pd.Series) -> float:
         ("access_token", "api_key"),
         ("mothers_maiden_name", "security_answer"),
         ("SecurityAnswer2", "security_answer"),
+        ("secret_q_answer", "security_answer"),
+        ("security_question", None),
         ("hostname", "domain_name"),
         ("company_domain", "domain_name"),
         ("license_plate", "license_plate"),
@@ -229,6 +231,8 @@ def test_identifier_like_columns_are_replaced() -> None:
             "plan": rng.choice(["A-1", "B-2", "C-3"], n),  # codes, but few distinct
             "ts": pd.date_range("2024-01-01", periods=n, freq="h").astype(str),  # unique, but dates
             "price": [f"{x:.2f}" for x in rng.uniform(1, 100, n)],  # unique-ish decimals
+            "iso": [f"2025-01-{1 + i % 28:02d}T10:{i % 60:02d}:00.{i:03d}+00:00" for i in range(n)],
+            "epoch": [str(1_735_689_600 + 37 * i) for i in range(n)],  # seconds since 1970, as text
         }
     )
     result = _run(df)
@@ -239,7 +243,7 @@ def test_identifier_like_columns_are_replaced() -> None:
     assert all(re.fullmatch(r"[A-Z]-\d{5}-\d{3}", v) for v in result.data["ref"])
     assert all(re.fullmatch(r"[0-9a-f]{24}", v) for v in result.data["token_x"])
     assert result.data["ref"].nunique() == n  # still unique (keyed, consistent)
-    for column in ("comment", "plan", "ts", "price"):
+    for column in ("comment", "plan", "ts", "price", "iso", "epoch"):
         assert stats[column].entity is None and stats[column].cells_replaced == 0, column
     assert any("identifiers" in w and "ref" in w for w in result.warnings)
 

@@ -51,7 +51,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         r"memorable_?(word|place|name|answer|date)|"
         r"favou?rite_?(teacher|food|book|movie|film|colou?r|place|city|sport|band|singer)|"
         r"respuesta_?(secreta|seguridad|de_?seguridad)|reponse_?secrete|sicherheitsantwort|geheimantwort|"
-        r"risposta_?segreta",
+        r"risposta_?segreta|(security|secret|sec|challenge|recovery|memorable|q|question)_?(q_?)?(ans|answer|resp|response)(_?\d)?|"
+        r"(ans|answer)_?(security|secret|sec|q|question)(_?\d)?",
         r"mmn",
     ),
     (

@@ -34,6 +34,7 @@ from .formats import (
 from .lexicons import Lexicon
 from .national_ids import national_id_kind
 from .presidio_backend import presidio_full_match
+from .text_patterns import world_first_names
 
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE_SHAPE = re.compile(r"^\+?[\d\s().\-/]{7,}((\s*(x|ext\.?|extension)\s*)\d{1,6})?$", re.I)
@@ -445,7 +446,11 @@ class ValueChecker:
         first, last = core[0].casefold(), core[-1].casefold().rstrip(".")
         if "," in text:  # "Smith, John"
             first, last = core[1].casefold(), core[0].casefold()
-        return first in self.lex.first_name_set or (last in self.lex.last_name_set and len(core) >= 2)
+        return (
+            first in self.lex.first_name_set
+            or (last in self.lex.last_name_set and len(core) >= 2)
+            or first in world_first_names()
+        )
 
     def is_single_name(self, text: str, lexicon_set: frozenset[str], hinted: bool) -> bool:
         tokens = text.split()
@@ -459,12 +464,21 @@ class ValueChecker:
 _IDENTIFIER = re.compile(
     r"^(?=.*\d)[^\s]{4,80}$|^(?=.*[A-Z].*[a-z]|.*[a-z].*[A-Z])(?=.*\d)[A-Za-z0-9+/=_\-]{12,}$"
 )
-_DECIMAL = re.compile(r"^[-+]?\d{1,3}([.,']\d{3})*([.,]\d+)?$|^[-+]?\d+[.,]\d+$")
+_DECIMAL = re.compile(
+    r"^[-+]?\d{1,3}([.,']\d{3})*([.,]\d+)?$|^[-+]?\d+[.,]\d+$|^[-+]?\d+(\.\d+)?[eE][-+]?\d+$"
+    r"|^[$€£¥]-?\d[\d,.]*$|^-?\d[\d,.]*(%|€|\$)$"
+)
+#: Timestamps and times in layouts :data:`.DATE_FORMATS` does not list (fractions, zones, ``T``).
+_DATETIME = re.compile(
+    r"^\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+    r"|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}([T ]\d{1,2}:\d{2}(:\d{2})?)?$|^\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?$"
+    r"|^\d{8}T\d{6}Z?$|^1\d{9}(\.\d+)?$|^1\d{12}$"
+)
 
 
 def is_identifier_token(text: str) -> bool:
     """A code, not words: one token of 4-80 characters with a digit (``C-10293``, ``a3f9...``),
-    not a decimal amount and not a date."""
-    if not _IDENTIFIER.match(text) or _DECIMAL.match(text):
+    not an amount, a date, a time or an epoch timestamp (10 or 13 digits)."""
+    if not _IDENTIFIER.match(text) or _DECIMAL.match(text) or _DATETIME.match(text):
         return False
     return parse_date(text) is None
