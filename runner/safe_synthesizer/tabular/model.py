@@ -19,7 +19,7 @@ record decoded by :mod:`.generate` is valid by construction.
 
 Sizing from the data (``rows`` training records, ``P`` positions)::
 
-    hidden = 128 if rows < 5,000; 256 if rows < 100,000; else 512   (GPU: twice that)
+    hidden = 128 if rows < 5,000; 256 if rows < 100,000; else 512   (GPU: twice that; DP: half)
     layers = 2;  embedding d = 16;  dropout = 0.1 (0 under DP)
 
 DP-SGD: the masked layers carry their own per-sample gradient rule for opacus (the mask applied to
@@ -53,6 +53,8 @@ class ModelShape:
 def size_model(rows: int, positions: int, device: str = "cpu", dp: bool = False) -> ModelShape:
     """Dimensions from the data size (rule in the module docstring)."""
     hidden = 128 if rows < 5_000 else 256 if rows < 100_000 else 512
+    if dp:  # per-sample gradients scale with the weights, and so does the noise's total norm
+        hidden = max(64, hidden // 2)
     if device == "cuda":
         hidden *= 2
     return ModelShape(hidden=hidden, layers=2, embed=16, dropout=0.0 if dp else 0.1)
@@ -95,9 +97,15 @@ def _torch_classes() -> tuple[Any, Any]:
         @register_grad_sampler(MaskedLinear)
         def _masked_grad_sample(layer: Any, activations: list[Any], backprops: Any) -> dict[Any, Any]:
             a = activations[0]
-            grads = {layer.weight: torch.einsum("n...i,n...j->nij", backprops, a) * layer.mask}
+            if a.dim() == 2:  # (records, features): a batched outer product, masked in place
+                weight = torch.bmm(backprops.unsqueeze(2), a.unsqueeze(1)).mul_(layer.mask)
+                bias = backprops
+            else:
+                weight = torch.einsum("n...i,n...j->nij", backprops, a) * layer.mask
+                bias = torch.einsum("n...k->nk", backprops)
+            grads = {layer.weight: weight}
             if layer.bias is not None:
-                grads[layer.bias] = torch.einsum("n...k->nk", backprops)
+                grads[layer.bias] = bias
             return grads
     except ImportError:  # opacus is only needed for DP
         pass
