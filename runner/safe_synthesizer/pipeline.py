@@ -98,6 +98,12 @@ def _protected_columns(params: SafeSynthesizerParameters) -> set[str]:
     return {c for c in cols if c}
 
 
+def _privacy_units(train: pd.DataFrame, params: SafeSynthesizerParameters) -> int:
+    """Records, or groups when ``data.group_training_examples_by`` is set (the DP unit)."""
+    group = params.data.group_training_examples_by
+    return int(train[group].nunique()) if group else len(train)
+
+
 def _check_columns(df: pd.DataFrame, params: SafeSynthesizerParameters) -> None:
     for path, column in (
         ("data.group_training_examples_by", params.data.group_training_examples_by),
@@ -256,11 +262,7 @@ def _run(
         summary["engine"] = {"kind": choice.kind, "reason": choice.reason}
     if options.mode != "generate" and choice.kind == FIELD_TOKENS:
         schema = _training_schema(train, params, summary)
-        n_units = (
-            int(train[params.data.group_training_examples_by].nunique())
-            if params.data.group_training_examples_by
-            else len(train)
-        )
+        n_units = _privacy_units(train, params)
         resolved = resolve(
             params,
             n_train_records=len(train),
@@ -336,11 +338,7 @@ def _run(
                 seed=run_seed(params),
             )
         schema = _training_schema(train, params, summary)
-        n_units = (
-            int(train[params.data.group_training_examples_by].nunique())
-            if params.data.group_training_examples_by
-            else len(train)
-        )
+        n_units = _privacy_units(train, params)
         resolved = resolve(
             params,
             n_train_records=len(train),
