@@ -147,3 +147,24 @@ def test_every_faker_locale_works(monkeypatch: pytest.MonkeyPatch) -> None:
                     assert isinstance(out, str) and out.strip() and out != value, (locale, entity)
     finally:
         pseudonym.faker_pool.cache_clear()
+
+
+def test_pseudonyms_do_not_depend_on_the_hash_seed() -> None:
+    """Faker builds some lists from sets (it_IT cities): pseudonyms must still be the same in every process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from safe_synthesizer.pii.pseudonym import Pseudonymizer;"
+        "p = Pseudonymizer(b'test-key-0123456789abcdef-000001', ('it_IT', 'en_US'));"
+        "print([p.replace('city', c) for c in ('Roma', 'Milano', 'Torino', 'Napoli', 'Bari')])"
+    )
+    outputs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1

@@ -152,3 +152,25 @@ def test_fixture_regenerates_identically(tmp_path: Path) -> None:
     for new, committed in ((csv_path, "pii_labelled.csv"), (labels_path, "pii_labels.json")):
         digest = hashlib.sha256(new.read_bytes()).hexdigest()
         assert digest == hashlib.sha256((root / "tests/pii/fixtures" / committed).read_bytes()).hexdigest()
+
+
+def test_holdout_generator_is_deterministic_across_processes() -> None:
+    """The held-out set is the same in every run (Python's hash seed must not leak into it)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import hashlib, json, sys; sys.path.insert(0, 'scripts'); import make_pii_holdout as h;"
+        "df, labels = h.table(h.DEV_SEED, rows=150); texts, spans = h.texts(h.DEV_SEED, n=40);"
+        "print(hashlib.sha256((df.to_csv() + json.dumps([labels, texts, spans])).encode()).hexdigest())"
+    )
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=root
+        )
+        digests.add(done.stdout)
+    assert len(digests) == 1

@@ -17,6 +17,21 @@ from faker import Faker
 DETECTION_BASE_LOCALES: tuple[str, ...] = ("en_US", "en_GB")
 
 
+def _stabilise_faker() -> None:
+    """Faker's it_IT city list is built from a set, so its order (and every draw from it) changes with
+    Python's hash seed; sort it so pseudonyms drawn from it are the same in every process."""
+    try:
+        from faker.providers.address import it_IT
+    except ImportError:  # pragma: no cover - a Faker without the locale
+        return
+    cities = getattr(it_IT.Provider, "cities", None)
+    if isinstance(cities, list):
+        it_IT.Provider.cities = sorted(cities)
+
+
+_stabilise_faker()
+
+
 @dataclass(frozen=True)
 class WeightedList:
     """Values with cumulative weights; ``pick(u)`` maps a uniform integer to a weighted draw."""

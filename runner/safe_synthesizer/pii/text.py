@@ -32,6 +32,7 @@ from .lexicons import detection_lexicon
 from .text_patterns import (
     Span,
     address_component_spans,
+    bank_spans,
     city_spans,
     date_spans,
     keyword_id_spans,
@@ -325,6 +326,7 @@ class TextScanner:
                 spans.extend(date_spans(text))
             spans.extend(keyword_id_spans(text))
             spans.extend(national_id_spans(text))
+            spans.extend(bank_spans(text))
             if "postcode" in wanted:
                 spans.extend(postcode_spans(text))
         elif "user_name" in wanted:

@@ -605,3 +605,39 @@ def city_spans(text: str, first_names: frozenset[str]) -> list[Span]:
         if not _common_city_head(value, common):
             out.append(Span(m.start("city"), m.end("city"), "city", 0.5, "lexicon"))
     return out
+
+
+# ----------------------------------------------------------------------------- bank and card numbers
+_IBAN_TEXT = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,9}(?![\w])")
+_CARD_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)")
+_CARD_CONTEXT = re.compile(
+    r"(?i)(card|credit|debit|visa|master\s?card|amex|american\s+express|maestro|jcb|discover|diners|"
+    r"unionpay|cc|pan|tarjeta|carte|karte|carta|cart[aã]o)\W*(?:\w+\W+){0,4}$"
+)
+
+
+def iban_valid(text: str) -> bool:
+    """ISO 13616 check (mod 97) of an IBAN written with or without spaces."""
+    compact = text.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def bank_spans(text: str) -> list[Span]:
+    """IBANs of any country (mod-97 check) and card numbers with a valid Luhn digit after a card word."""
+    from .formats import luhn_valid
+
+    out: list[Span] = []
+    for m in _IBAN_TEXT.finditer(text):
+        if iban_valid(m.group(0)):
+            out.append(Span(m.start(), m.end(), "iban", 0.85, "pattern"))
+    for m in _CARD_TEXT.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if luhn_valid(digits) and _CARD_CONTEXT.search(text[max(0, m.start() - 40) : m.start()]):
+            out.append(Span(m.start(), m.end(), "credit_debit_card", 0.8, "pattern"))
+    return out
