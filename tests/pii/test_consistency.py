@@ -168,3 +168,16 @@ def test_pseudonyms_do_not_depend_on_the_hash_seed() -> None:
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_security_answer_and_surname_columns_agree() -> None:
+    df = pd.DataFrame(
+        {
+            "last_name": ["Smith", "Garcia", "Nguyen", "Miller"] * 5,
+            "mothers_maiden_name": ["Garcia", "Smith", "Miller", "Nguyen"] * 5,
+        }
+    )
+    out = replace_pii(df, config(), key=KEY).data
+    mapping = dict(zip(df["last_name"], out["last_name"], strict=True))
+    for before, after in zip(df["mothers_maiden_name"], out["mothers_maiden_name"], strict=True):
+        assert after == mapping[before]

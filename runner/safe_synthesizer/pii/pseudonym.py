@@ -792,8 +792,10 @@ class Pseudonymizer:
         return prefix + self.chars(body, "secret") if body else self.chars(text, "secret")
 
     def security_answer(self, text: str) -> str:
-        """Each word of the answer becomes another (surname-like) word; digits are re-drawn."""
-        out = self._tokens_sub(text, lambda t: self._lexicon_draw(self._lex.last_names, "answer", t))
+        """Each word of the answer becomes a surname (the same one the word gets as a surname, so a
+        mother's maiden name stays consistent with the surname columns); digits are re-drawn."""
+        # "surname" family: a maiden name that is also someone's surname gets that surname's pseudonym
+        out = self._tokens_sub(text, lambda t: self.surname(t) if len(t) > 1 else t)
         if any(c.isdigit() for c in out):
             out = re.sub(
                 r"\d+", lambda d: self.stream("answer_digits", text, d.group(0)).digits(len(d.group(0))), out
