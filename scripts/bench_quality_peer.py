@@ -218,11 +218,21 @@ GENERATORS = {
 
 def cmd_generate(args: argparse.Namespace) -> int:
     train = read_csv(args.train)
+    # Columns of ISO dates reach the peers typed (datetime64), as a user of those libraries would
+    # pass them: MOSTLY's default for a string column is categorical, where every date is a rare
+    # category (all "_RARE_" in its output); SDV detects the dates either way.
+    dates = [c for c in train.columns if _column_kind(train[c]) == "date"]
+    if args.method in ("mostly", "gaussiancopula"):
+        for c in dates:
+            train[c] = pd.to_datetime(train[c], errors="coerce", format="ISO8601")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     syn = GENERATORS[args.method](train, args.rows, workdir, args.seed)
     seconds = time.perf_counter() - start
+    for c in dates:  # back to the training CSV's format
+        if c in syn.columns and pd.api.types.is_datetime64_any_dtype(syn[c]):
+            syn[c] = syn[c].dt.strftime("%Y-%m-%d")
     syn.to_csv(args.out, index=False)
     print(json.dumps({"method": args.method, "seconds": round(seconds, 2), "rows": len(syn)}))
     return 0
