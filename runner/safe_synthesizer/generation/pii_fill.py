@@ -1325,7 +1325,9 @@ def _learn_locale_shapes(
         loc: _learn_shapes(vals) for loc, vals in sorted(by_locale.items()) if len(vals) >= MIN_LOCALE_VALUES
     }
     learned = {loc: sh for loc, sh in learned.items() if sh}
-    dominant = {sh[0][0] for sh in learned.values()}
+    # Compared with every digit placeholder as '#': a group of 20 values often shows no 0 or 1 in
+    # some position by chance (a '$' or '%' placeholder), which is not a different national format.
+    dominant = {re.sub(r"(?<!\\)[%$]", "#", sh[0][0]) for sh in learned.values()}
     dependent = len(learned) >= 2 and len(dominant) >= 2
     return (learned if dependent else {}), dependent
 
