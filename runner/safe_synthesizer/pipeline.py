@@ -657,6 +657,8 @@ def _replace_pii_stage(
         "key": "provided" if options.pseudonym_key else "per-job random",
     }
     summary["replace_pii"].update(result.summary())
+    # on screen and in the CR too: e.g. custom steps that leave detected PII columns unchanged
+    summary["warnings"].extend(f"replace_pii: {w}" for w in result.warnings)
     return result.data, result
 
 
@@ -671,6 +673,7 @@ def _replace_only(
 ) -> RunOutcome:
     """``enable_synthesis: false``: the output is the input with PII replaced."""
     replaced, _ = _replace_pii_stage(params, options, progress, timer, table, summary)
+    summary["mode"] = "replace_pii"  # the published table is the input with PII replaced, not synthetic
     write_table(replaced, staging / "synthetic_data.csv")
     write_table(replaced, staging / "synthetic_data.parquet")
     summary["rows_out"] = int(len(replaced))
