@@ -64,7 +64,7 @@ class TableSchema:
         return cls([ColumnSchema(**c) for c in json.loads(text)["columns"]])
 
 
-def _decimals(values: pd.Series) -> int:
+def decimals_needed(values: pd.Series) -> int:
     """Largest number of decimals needed to print the values (capped at 6)."""
     most = 0
     for value in values.head(2000):
@@ -99,7 +99,7 @@ def infer_column(name: str, series: pd.Series) -> ColumnSchema:
             nullable=nullable,
             minimum=float(values.min()),
             maximum=float(values.max()),
-            decimals=0 if is_int else _decimals(values),
+            decimals=0 if is_int else decimals_needed(values),
         )
     text = present.astype(str)
     counts = text.value_counts()

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..schema import decimals_needed
+
 BOS = 0
 PAD = 1
 FIRST_FIELD_TOKEN = 2
@@ -142,14 +144,6 @@ def _is_missing(value: Any) -> bool:
     return (
         value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
     )
-
-
-def _decimals(values: np.ndarray) -> int:
-    most = 0
-    for value in values[:5000]:
-        text = f"{float(value):.6f}".rstrip("0")
-        most = max(most, len(text.split(".")[1]) if "." in text else 0)
-    return most
 
 
 def detect_datetime(series: pd.Series) -> str | None:
@@ -633,7 +627,9 @@ def _fit_column(
                 return _fit_text(name, series, settings, dp)
             bounds = (float(domain["minimum"]), float(domain["maximum"]))
         decimals = (
-            0 if integer else (int(domain.get("decimals") or 2) if dp and domain else _decimals(numbers))
+            0
+            if integer
+            else (int(domain.get("decimals") or 2) if dp and domain else decimals_needed(present))
         )
         return _fit_numeric(
             name, series.to_numpy(dtype=float, na_value=np.nan), nullable, settings, integer, decimals, bounds

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -356,12 +355,3 @@ def _train_dp(
         dp=outcome.ledger,
         plan=plan.to_dict(),
     )
-
-
-def seed_everything(seed: int) -> None:
-    """Python, NumPy and torch generators."""
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
