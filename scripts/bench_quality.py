@@ -64,6 +64,7 @@ REFERENCES = ["marginals", "copy"]
 SKIPPABLE = ["ours", *PEERS]
 LABELS = {
     "ours": "ours (default)",
+    "ours_dp": "ours (DP)",
     "mostly": "MOSTLY AI engine",
     "gaussiancopula": "SDV GaussianCopula",
     "marginals": "ref: indep. marginals",
@@ -80,7 +81,7 @@ KEPT_ON_RESCORE = {
     "error",
     "status",
 }
-KEPT_ON_RESCORE |= {"summary_sqs", "summary_dps", "timings_seconds"}
+KEPT_ON_RESCORE |= {"summary_sqs", "summary_dps", "timings_seconds", "epsilon_spent"}
 DEFAULT_BENCH_PYTHON = Path.home() / ".cache" / "safe-synth-bench" / "venv" / "bin" / "python"
 
 
@@ -119,15 +120,20 @@ def last_json_line(path: Path) -> dict:
     return {}
 
 
-def run_ours(folder: Path, meta: dict, timeout: float | None) -> dict:
-    """The project's CLI with its default config; wall = CLI wall less its own evaluation stage."""
-    work = folder / "ours"
+def run_ours(folder: Path, meta: dict, timeout: float | None, dp_epsilon: float | None = None) -> dict:
+    """The project's CLI with its default config (plus ``privacy`` at ``dp_epsilon`` when given: only
+    ``dp_enabled`` and ``epsilon`` set, every other DP setting at its default); wall = CLI wall less
+    its own evaluation stage."""
+    work = folder / ("ours" if dp_epsilon is None else "ours_dp")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     config = work / "config.yaml"
-    config.write_text(
+    text = (
         f"generation:\n  num_records: {meta['train_rows']}\nevaluation:\n  target_column: {meta['target']}\n"
     )
+    if dp_epsilon is not None:
+        text += f"privacy:\n  dp_enabled: true\n  epsilon: {dp_epsilon}\n"
+    config.write_text(text)
     cli = Path(sys.executable).parent / "safe-synthesizer"
     cmd = [str(cli), "run", "--device", "cpu", "--quiet", "--config", str(config)]
     cmd += ["--data-source", str(folder / "train.csv"), "--output", str(work / "out")]
@@ -142,6 +148,8 @@ def run_ours(folder: Path, meta: dict, timeout: float | None) -> dict:
         out["summary_sqs"], out["summary_dps"] = scores.get("sqs"), scores.get("dps")
         out["timings_seconds"] = timings
         out["status"] = summary.get("status")
+        if summary.get("privacy"):
+            out["epsilon_spent"] = summary["privacy"].get("epsilon_spent")
         out["wall_s"] = round(wall - float(timings.get("evaluate", 0.0)), 1)
     else:
         out["wall_s"] = round(wall, 1)
@@ -253,13 +261,19 @@ def table(name: str, meta: dict, res: dict) -> str:
             f"after this dataset: {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (wall times are only "
             "comparable when nothing else runs)"
         )
-    ours = gens.get("ours")
-    if ours and "cli_wall_s" in ours:
-        lines.append(
-            f"ours: CLI wall {ours['cli_wall_s']} s (wall s above excludes its own evaluation stage); "
-            f"its summary.json (own internal holdout): SQS {fmt(ours.get('summary_sqs'), '.1f', 0)}, "
-            f"DPS {fmt(ours.get('summary_dps'), '.1f', 0)}"
-        )
+    for key in ("ours", "ours_dp"):
+        ours = gens.get(key)
+        if ours and "cli_wall_s" in ours:
+            lines.append(
+                f"{LABELS[key]}: CLI wall {ours['cli_wall_s']} s (wall s above excludes its own evaluation "
+                f"stage); its summary.json (own internal holdout): SQS {fmt(ours.get('summary_sqs'), '.1f', 0)}, "
+                f"DPS {fmt(ours.get('summary_dps'), '.1f', 0)}"
+                + (
+                    f", epsilon spent {ours['epsilon_spent']}"
+                    if ours.get("epsilon_spent") is not None
+                    else ""
+                )
+            )
     if res.get("quality_excluded_columns"):
         lines.append(
             f"quality leaves out free-text/near-unique columns: {', '.join(res['quality_excluded_columns'])}"
@@ -294,12 +308,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ours-timeout", type=float, default=None, help="seconds; ours counts as failed past it"
     )
+    parser.add_argument(
+        "--dp-epsilon",
+        type=float,
+        default=None,
+        help="also run ours with differential privacy at this total epsilon (row 'ours (DP)')",
+    )
     args = parser.parse_args(argv)
     if not Path(args.bench_python).exists():
         print(f"no bench venv at {args.bench_python}: run `make bench-quality-venv`", file=sys.stderr)
         return 2
     datasets = DATASETS if args.dataset == "all" else [args.dataset]
     generators = [g for g in ["ours", *PEERS] if g not in args.skip] + REFERENCES
+    if args.dp_epsilon is not None:
+        generators.insert(1 if "ours" in generators else 0, "ours_dp")
+        LABELS["ours_dp"] = f"ours (DP eps={args.dp_epsilon:g})"
     args.out.mkdir(parents=True, exist_ok=True)
     versions = json.loads(
         subprocess.run(
@@ -349,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name}: {g}: start (train {meta['train_rows']} rows, generate {meta['train_rows']})")
             if g == "ours":
                 r = run_ours(folder, meta, args.ours_timeout)
+            elif g == "ours_dp":
+                r = run_ours(folder, meta, args.ours_timeout, dp_epsilon=args.dp_epsilon)
             else:
                 r = run_peer(args.bench_python, g, folder, meta, args.seed)
             res["generators"][g] = r

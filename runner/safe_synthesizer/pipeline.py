@@ -539,9 +539,10 @@ def _train_field_stage(
 
         def factory(batch_size: int, records_to_sample: int, lr: float) -> Any:
             dp_params = params.model_copy(deep=True)
-            # DP-SGD's batch B = physical chunk x accumulation: chunks of at most 128 records bound
-            # the per-sample gradients in memory; B itself is unchanged (one noise draw per B)
-            chunk = next(c for c in range(min(batch_size, 128), 0, -1) if batch_size % c == 0)
+            # DP-SGD's batch B = physical chunk x accumulation: chunks of at most 1024 records bound
+            # memory (ghost clipping keeps no per-record weight copies); B itself is unchanged (one
+            # noise draw per B)
+            chunk = next(c for c in range(min(batch_size, 1024), 0, -1) if batch_size % c == 0)
             dp_params.training.gradient_accumulation_steps = batch_size // chunk
             dp_resolved = dataclasses.replace(
                 resolved,

@@ -68,3 +68,90 @@ def test_save_and_load_give_the_same_outputs(tmp_path):
     save_model(model, tmp_path / "m")
     again = load_model(tmp_path / "m", "cpu")
     assert torch.allclose(model(tokens[:10]), again(tokens[:10]))
+
+
+def _text_setup(n: int = 200):
+    """A table with a free-text column, whose positions share one vocabulary (repeated tokens)."""
+    rng = np.random.default_rng(1)
+    words = ["red", "blue", "green", "small", "big", "bird", "cat"]
+    frame = pd.DataFrame(
+        {
+            "a": rng.choice(["x", "y", "z"], n),
+            "c": rng.normal(size=n).round(2),
+            "note": [" ".join(rng.choice(words, rng.integers(1, 6))) for _ in range(n)],
+        }
+    )
+    tok = fit_tokenizer(frame)
+    assert [c.kind for c in tok.columns] == ["categorical", "numeric", "text"]
+    model = build_model(tok, ModelShape(hidden=32, layers=2, embed=4, dropout=0.0), seed=0)
+    return tok, model, token_matrix(tok.encode(frame))
+
+
+def _brute_force_clipped_sum(tok, model, batch, max_norm):
+    """Σ_i clip(g_i) from one autograd backward per record (the definition)."""
+    total = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
+    norms = []
+    for i in range(len(batch)):
+        model.zero_grad()
+        model.per_record_loss(batch[i : i + 1]).sum().backward()
+        norm = torch.sqrt(sum((p.grad**2).sum() for p in model.parameters()))
+        norms.append(float(norm))
+        factor = min(1.0, max_norm / (float(norm) + 1e-6))
+        for name, p in model.named_parameters():
+            total[name] += p.grad * factor
+    model.zero_grad()
+    return total, norms
+
+
+def test_ghost_clipping_equals_clipping_each_record_gradient():
+    for setup in (_setup, _text_setup):
+        tok, model, tokens = setup()
+        batch = tokens[:12]
+        if setup is _text_setup:  # repeated tokens in one record: their embedding rows add up
+            assert any(len(set(row.tolist())) < len(row) for row in batch)
+        expected, expected_norms = _brute_force_clipped_sum(tok, model, batch, max_norm=0.5)
+        norms = model.clipped_gradient_sum(batch, max_norm=0.5)
+        assert np.allclose(norms.numpy(), expected_norms, rtol=1e-4), setup.__name__
+        assert max(expected_norms) > 0.5  # clipping acts on some records
+        for name, p in model.named_parameters():
+            assert torch.allclose(p.grad, expected[name], atol=1e-5), (setup.__name__, name)
+
+
+def test_ghost_clipping_norms_match_opacus_per_sample_gradients():
+    from opacus import GradSampleModule
+
+    tok, model, tokens = _text_setup()
+    batch = tokens[:8]
+    norms = model.clipped_gradient_sum(batch, max_norm=1.0)
+    model.zero_grad()
+    gsm = GradSampleModule(model, batch_first=True, loss_reduction="sum")
+    gsm._module.per_record_loss(batch).sum().backward()
+    opacus_norms = torch.sqrt(
+        sum((p.grad_sample.reshape(len(batch), -1) ** 2).sum(dim=1) for p in model.parameters())
+    )
+    gsm._close()
+    assert torch.allclose(norms, opacus_norms, rtol=1e-4)
+
+
+def test_calibrated_biases_reproduce_every_position_frequency():
+    from safe_synthesizer.tabular.train import calibrate_output_bias
+
+    tok, model, tokens = _setup()
+
+    def worst_gap() -> float:
+        model.eval()
+        with torch.no_grad():
+            logits = model(tokens)
+        gaps = []
+        for q, (start, size) in enumerate(model.layout):
+            a, b = model.offsets[q], model.offsets[q + 1]
+            mean = torch.softmax(logits[:, a:b], dim=1).mean(dim=0)
+            target = torch.bincount(tokens[:, q] - start, minlength=size).float() / len(tokens)
+            gaps.append(0.5 * float((mean - target).abs().sum()))
+        return max(gaps)
+
+    before = worst_gap()  # an untrained network: far from the data's frequencies
+    assert before > 0.05
+    reported = calibrate_output_bias(model, tokens)
+    after = worst_gap()
+    assert after < 2e-3 and abs(after - reported) < 1e-4

@@ -258,13 +258,17 @@ class DPTrainer:
         should_stop: Callable[[], bool] | None = None,
         collate_fn: Callable[..., Any] | None = None,
         loss_fn: Callable[[Any, dict[str, Any]], Any] | None = None,
+        clipped_sum_fn: Callable[[Any, dict[str, Any], float], Any] | None = None,
     ) -> DPOutcome:
         """Run the planned DP-SGD steps on ``data`` (each unit once: the Poisson sampler's dataset).
 
         ``should_stop`` (a callable) is asked before every step; stopping early spends less ε, and the
         ledger accounts for the steps actually taken. ``collate_fn(ids, labels, pad_id)`` and
         ``loss_fn(model, batch) -> per-unit losses`` default to the LLM's (:func:`per_sample_loss`);
-        the field-token engine passes its own.
+        the field-token engine passes its own. ``clipped_sum_fn(model, batch, C)``, when given,
+        replaces opacus' per-sample gradients: it must add ``Σ_i min(1, C/‖g_i‖) g_i`` of the batch to
+        every trainable parameter's ``.grad`` (the field-token engine's ghost clipping); the noise,
+        the division by ``B̄`` and the step are then done here (:func:`add_noise_and_scale`).
         """
         import numpy as np
         import torch
@@ -292,15 +296,18 @@ class DPTrainer:
 
         model.train()
         trainable = [p for p in model.parameters() if p.requires_grad]
-        gsm = GradSampleModule(model, batch_first=True, loss_reduction="sum")
-        dp_optimizer = DPOptimizer(
-            optimizer,
-            noise_multiplier=sigma,
-            max_grad_norm=self.max_grad_norm,
-            expected_batch_size=plan.expected_batch_size,
-            loss_reduction="mean",  # divide the noisy sum by the expected batch size B̄
-            generator=generator,
-        )
+        if clipped_sum_fn is None:
+            gsm = GradSampleModule(model, batch_first=True, loss_reduction="sum")
+            dp_optimizer = DPOptimizer(
+                optimizer,
+                noise_multiplier=sigma,
+                max_grad_norm=self.max_grad_norm,
+                expected_batch_size=plan.expected_batch_size,
+                loss_reduction="mean",  # divide the noisy sum by the expected batch size B̄
+                generator=generator,
+            )
+        else:
+            gsm = dp_optimizer = None
         training = self.params.training
         # A plateau schedule would need the training loss, which is not released under DP.
         schedule = "constant" if training.lr_scheduler == "reduce_lr_on_plateau" else training.lr_scheduler
@@ -330,7 +337,23 @@ class DPTrainer:
                     drawn = np.flatnonzero(sampler.random(n) < q)
                     sizes.append(len(drawn))
                     units_drawn += len(drawn)
-                    self._step(gsm, dp_optimizer, trainable, data, drawn, pad_id, device, collate_fn)
+                    if clipped_sum_fn is None:
+                        self._step(gsm, dp_optimizer, trainable, data, drawn, pad_id, device, collate_fn)
+                    else:
+                        self._ghost_step(
+                            model,
+                            optimizer,
+                            trainable,
+                            data,
+                            drawn,
+                            pad_id,
+                            device,
+                            collate_fn,
+                            clipped_sum_fn,
+                            sigma,
+                            plan.expected_batch_size,
+                            generator,
+                        )
                     scheduler.step()
                     steps += 1
                     step_seconds += time.perf_counter() - step_started
@@ -347,7 +370,8 @@ class DPTrainer:
                             steps_per_s=round(steps / max(time.time() - started, 1e-9), 3),
                         )
         finally:
-            gsm._close()  # remove hooks and per-sample attributes: the plain model is saved
+            if gsm is not None:
+                gsm._close()  # remove hooks and per-sample attributes: the plain model is saved
             for p in trainable:
                 for attr in ("summed_grad", "grad_sample"):
                     if hasattr(p, attr):
@@ -402,6 +426,32 @@ class DPTrainer:
         dp_optimizer.step()
         dp_optimizer.zero_grad(set_to_none=True)
 
+    def _ghost_step(
+        self,
+        model: Any,
+        optimizer: Any,
+        trainable: list[Any],
+        data: Any,
+        drawn: Any,
+        pad_id: int,
+        device: str,
+        collate: Any,
+        clipped_sum_fn: Callable[[Any, dict[str, Any], float], Any],
+        sigma: float,
+        expected_batch: int,
+        generator: Any,
+    ) -> None:
+        """One DP-SGD step with the model's own clipped sums (chunks accumulate; one noise draw)."""
+        optimizer.zero_grad(set_to_none=True)
+        size = self.physical_batch_size
+        for start in range(0, len(drawn), size):
+            chunk = drawn[start : start + size]
+            batch = collate([data.input_ids[i] for i in chunk], [data.labels[i] for i in chunk], pad_id)
+            clipped_sum_fn(model, {k: v.to(device) for k, v in batch.items()}, self.max_grad_norm)
+        add_noise_and_scale(trainable, sigma * self.max_grad_norm, expected_batch, generator)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
     def ledger(self, plan: DPPlan, steps: int, sizes: list[int], fixed_seed: bool) -> dict[str, Any]:
         """The privacy ledger (``summary.json`` ``privacy``, the report, the CR's ``epsilonSpent``)."""
         budget = plan.budget
@@ -443,6 +493,21 @@ class DPTrainer:
                 "measured tokens_per_record",
             ],
         }
+
+
+def add_noise_and_scale(params: list[Any], noise_std: float, expected_batch: int, generator: Any) -> None:
+    """``p.grad ← (p.grad + N(0, noise_std² I)) / B̄`` for every parameter (an empty draw: noise only).
+
+    ``p.grad`` holds the clipped sum; as in opacus' DPOptimizer, the noise is drawn per parameter
+    from ``generator`` and the noisy sum is divided by the expected batch size, never the drawn one.
+    """
+    import torch
+
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        noise = torch.normal(0.0, noise_std, size=p.shape, device=p.device, generator=generator)
+        p.grad.add_(noise.to(p.dtype)).div_(expected_batch)
 
 
 def _up(x: float, places: int = 4) -> float:
