@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from safe_synthesizer.config import API_VERSION, KIND, SafeSynthesizerJobSpec
+from safe_synthesizer.errors import NON_RETRYABLE_EXIT_CODES
 
 from .settings import OperatorSettings
 
@@ -38,7 +39,10 @@ TMP_DIR = "/tmp"
 CACHE_DIR = "/var/cache/safe-synthesizer"
 HOME_DIR = "/home/safe-synthesizer"
 TERMINATION_LOG = "/dev/termination-log"
-EXIT_INVALID = 1  # the runner's "bad input or config" exit code: never retried (podFailurePolicy)
+# The runner's exit codes a retry cannot fix (bad input or config 1, usage 2, a run that fails the
+# same way every time 4): the podFailurePolicy fails the Job at once on them. Only 3 (transient
+# infrastructure) and signals (e.g. 137, OOM-killed) count against backoffLimit and are retried.
+FAIL_JOB_EXIT_CODES: tuple[int, ...] = NON_RETRYABLE_EXIT_CODES
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # GPU feature discovery: MiB per GPU
 MAX_NAME = 63
 _HASH_LEN = 8
@@ -348,7 +352,11 @@ def build_job(
             "rules": [
                 {
                     "action": "FailJob",
-                    "onExitCodes": {"containerName": CONTAINER, "operator": "In", "values": [EXIT_INVALID]},
+                    "onExitCodes": {
+                        "containerName": CONTAINER,
+                        "operator": "In",
+                        "values": list(FAIL_JOB_EXIT_CODES),
+                    },
                 },
                 {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
             ]

@@ -10,8 +10,9 @@ phase       conditions
 Pending     Created=True (Job made, pod not running yet) or Created=False (waiting: reason says)
 Running     Created=True, Running=True
 Succeeded   Complete=True (+ PartialResults=True when the runner published partial results)
-Failed      Failed=True, reason = the runner's reason (InvalidInput, InvalidSpec, Transient, ...)
-            or the Job's (BackoffLimitExceeded, DeadlineExceeded, JobDeleted, InvalidSpec, ...)
+Failed      Failed=True, reason = the runner's reason (InvalidInput, InvalidSpec, NoValidRecords,
+            Transient, ...) or the Job's (BackoffLimitExceeded, DeadlineExceeded, JobDeleted, ...);
+            ``results`` links what the failed run published (summary.json, logs.jsonl)
 Cancelled   Suspended=True (spec.suspend); Suspended=False reason Resumed once it re-runs
 =========== ==================================================================================
 
@@ -411,6 +412,10 @@ def status_from_job(
             reason, message = job_reason, job_message or "the runner Job failed"
         if pod is not None and pod.exit_code is not None:
             message = f"{message} (exit code {pod.exit_code}; Job {job_reason})"
+        if termination is not None and termination.is_json:
+            # a failed run still publishes summary.json, logs.jsonl (and a finished adapter): link them
+            # as for a succeeded run; epsilonSpent is the budget its training used
+            status.update(results=termination.results, epsilonSpent=termination.epsilon_spent)
         return failed_status({**status, "conditions": conditions}, generation, now, reason, message)
 
     if observation.ready > 0 or (pod is not None and pod.running):

@@ -4,8 +4,9 @@
 * ``config schema`` / ``config defaults``: the JSON schema and the full default config.
 * ``run``: the pipeline (``run train`` and ``run generate`` for the two halves).
 
-Exit codes: 0 success, 1 invalid input or config (never worth a retry), 2 usage, 3 a transient or
-internal failure (worth a retry).
+Exit codes (table in :mod:`safe_synthesizer.errors`): 0 success, 1 invalid input or config, 2 usage,
+3 a transient infrastructure failure (the only one worth a retry), 4 a run that failed the way a
+retry would too (no valid record, internal error).
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from collections.abc import Sequence
 import yaml
 
 from .config import ConfigError, SafeSynthesizerJob, SafeSynthesizerParameters, parse_document, read_documents
-
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_TRANSIENT = 3
+from .errors import EXIT_OK, EXIT_USAGE
+from .errors import EXIT_USER_INPUT as EXIT_INVALID
 
 
 def cmd_validate(paths: Sequence[str]) -> int:

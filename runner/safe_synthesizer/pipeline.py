@@ -3,8 +3,12 @@
 Each stage is one call with one small interface; this module only sequences them, times them and
 makes sure work is never lost: when generation stops early or a later stage fails, the valid
 records made so far are still published (status ``partial``) with the reason in ``summary.json``.
+When the run fails, ``summary.json`` (status ``failed``, the reason, the invalid-record reasons,
+timings), ``logs.jsonl``, the adapter when training finished, and the results index are still
+published, and the error is re-raised (:func:`published_failure` gives what was published).
 Everything is written to a local staging folder first and then published to the output (local
-directory or ``s3://`` prefix) file by file, each write atomic.
+directory or ``s3://`` prefix) file by file, each write atomic; a temporary staging folder is
+removed afterwards. Paths in ``summary.json`` name the published locations, never the staging folder.
 """
 
 from __future__ import annotations
@@ -12,11 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import threading
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +30,11 @@ from . import __version__, storage
 from .autoconfig import ResolvedConfig, resolve, run_seed
 from .config import ResultRef, S3Settings, SafeSynthesizerParameters
 from .data_io import load_table, write_table
-from .errors import SafeSynthesizerError, UserInputError
+from .errors import NoValidRecordsError, TransientError, UserInputError, classify_failure
 from .holdout import split_holdout
 from .progress import NullProgress, Progress
 from .schema import TableSchema, infer_schema
+from .staging import new_staging_dir, remove_staging_dir
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +75,37 @@ class RunOptions:
 class RunOutcome:
     """What the run published."""
 
-    status: str  # succeeded | partial
+    status: str  # succeeded | partial | failed
     results: list[ResultRef]
     summary: dict[str, Any]
     output: str
 
 
+_OUTCOME_ATTRIBUTE = "_safe_synth_outcome"
+
+
+def published_failure(exc: BaseException) -> RunOutcome | None:
+    """What :func:`run_pipeline` published before re-raising ``exc`` (None when nothing was)."""
+    outcome = getattr(exc, _OUTCOME_ATTRIBUTE, None)
+    return outcome if isinstance(outcome, RunOutcome) else None
+
+
 class StageTimer:
-    """Per-stage wall-clock timings for ``summary.json``."""
+    """Per-stage wall-clock timings for ``summary.json``; ``failed_stage`` is the one an error left."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.started = time.time()
+        self.failed_stage: str | None = None
 
     @contextmanager
     def stage(self, name: str):
         start = time.time()
         try:
             yield
+        except BaseException:
+            self.failed_stage = self.failed_stage or name
+            raise
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - start, 3)
 
@@ -179,11 +197,15 @@ def _fetch_adapter(source: str, work: Path, s3: Any) -> Path:
 def run_pipeline(
     params: SafeSynthesizerParameters, options: RunOptions, progress: Progress | None = None
 ) -> RunOutcome:
-    """Run the configured stages and publish the results (see module docstring)."""
+    """Run the configured stages and publish the results (see module docstring).
+
+    On failure the summary (status ``failed``), the logs and the results index are published and
+    the original exception is re-raised; :func:`published_failure` returns what was published. A
+    staging folder this call made itself (``options.work_dir`` unset) is removed in every case."""
     progress = progress or NullProgress()
     timer = StageTimer()
     own_work = options.work_dir is None
-    work = Path(options.work_dir or tempfile.mkdtemp(prefix="safe-synth-"))
+    work = Path(options.work_dir) if options.work_dir is not None else new_staging_dir()
     work.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "job": options.job_name,
@@ -199,9 +221,16 @@ def run_pipeline(
     summary["cpu_threads"] = configure_threads()
     try:
         return _run(params, options, progress, timer, work, summary, options.device)
+    except Exception as exc:
+        outcome = _publish_failure(params, options, progress, timer, work / "out", summary, exc)
+        if outcome is not None:
+            # an exception type without a __dict__ keeps none: the CLI then reports no links
+            with suppress(AttributeError):
+                setattr(exc, _OUTCOME_ATTRIBUTE, outcome)
+        raise
     finally:
         if own_work:
-            shutil.rmtree(work, ignore_errors=True)
+            remove_staging_dir(work)
 
 
 def _run(
@@ -370,6 +399,8 @@ def _run(
             summary["privacy"] = {**result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
         del loaded
     summary["resolved_config"] = resolved.to_dict()
+    if training_summary:  # the adapter's published location, never the staging folder
+        training_summary["adapter_dir"] = storage.join_url(options.output, "adapter/")
     summary["training"] = training_summary
 
     if options.mode == "train":
@@ -392,17 +423,24 @@ def _run(
             )
     summary["generation"] = gen.summary()
     synthetic = gen.data
+    if len(synthetic) == 0:
+        timer.failed_stage = "generate"
+        if options.stop_requested.is_set():  # interrupted, not a property of the adapter: retry
+            raise TransientError(
+                "termination requested before generation made a valid record; the adapter is published"
+            )
+        reasons = summary["generation"].get("invalid_reasons") or {}
+        seen = ", ".join(f"{name} x{count}" for name, count in list(reasons.items())[:3])
+        raise NoValidRecordsError(
+            f"generation produced no valid record ({seen or 'no record lines'}); train longer "
+            "(training.num_input_records_to_sample), lower generation.temperature, or set "
+            "generation.use_structured_generation: true; summary.json invalid_reasons has the counts"
+        )
     if gen.stopped_early:
         partial_reason = (
             f"generation stopped early: {gen.stop_reason}; published {len(synthetic)} valid records"
         )
         summary["warnings"].append(partial_reason)
-    if len(synthetic) == 0:
-        summary["status"] = "failed"
-        raise SafeSynthesizerError(
-            "generation produced no valid record; train longer (training.num_input_records_to_sample), "
-            "lower generation.temperature, or check summary.json invalid_reasons"
-        )
     with timer.stage("write_data"):
         write_table(synthetic, staging / "synthetic_data.csv")
         write_table(synthetic, staging / "synthetic_data.parquet")
@@ -738,42 +776,115 @@ def _publish(
     if partial_reason:
         summary["partial_reason"] = partial_reason
     summary["config"] = params.model_dump(mode="json")
-    results: list[ResultRef] = []
     with timer.stage("publish"):
         files = [p for p in sorted(staging.rglob("*")) if p.is_file()]
-        total = len(files) + 2
-        for done, path in enumerate(files, start=1):
-            relative = path.relative_to(staging).as_posix()
-            url = storage.join_url(options.output, relative)
-            storage.upload_file(path, url, options.client_for(url))
-            progress.update("publish", done, total, "publishing")
-            if relative in _FORMATS:
-                rid, fmt, canonical = _FORMATS[relative]
-                results.append(
-                    ResultRef(id=rid, format=fmt, canonical=canonical, url=url, sizeBytes=path.stat().st_size)
-                )
-        if (staging / "adapter").is_dir():
-            results.append(
-                ResultRef(id="adapter", format="directory", url=storage.join_url(options.output, "adapter/"))
-            )
+        results = _upload_files(options, progress, staging, files)
     summary["timings_seconds"] = timer.seconds
+    results = _upload_summary_and_index(options, staging, summary, results)
+    progress.update("publish", 1, 1, f"results at {options.output}")
+    return RunOutcome(status=status, results=results, summary=summary, output=options.output)
+
+
+def _publish_failure(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    staging: Path,
+    summary: dict[str, Any],
+    exc: BaseException,
+) -> RunOutcome | None:
+    """Publish what a failed run knows: ``summary.json`` (status ``failed``, the reason, the
+    invalid-record reasons, timings), ``logs.jsonl``, the adapter when training finished, and the
+    results index. Returns None (after a warning) when the output cannot be written either."""
+    failure = classify_failure(exc)
+    message = str(exc) or type(exc).__name__
+    log.error("run failed (%s, exit code %d): %s", failure.reason, failure.exit_code, message[:1000])
+    summary["status"] = "failed"
+    summary["failure"] = {
+        "reason": failure.reason,
+        "error": type(exc).__name__,
+        "message": message[:3000],
+        "stage": timer.failed_stage,
+        "exit_code": failure.exit_code,
+        "retryable": failure.retryable,
+    }
+    if failure.reason == "InternalError":  # a bug: where it happened (code lines, never record values)
+        summary["failure"]["traceback"] = "".join(traceback.format_exception(exc, limit=8))[-2000:]
+    invalid_reasons = (summary.get("generation") or {}).get("invalid_reasons")
+    if invalid_reasons is not None:
+        summary["invalid_reasons"] = invalid_reasons
+    summary["elapsed_seconds"] = round(time.time() - timer.started, 3)
+    try:
+        summary["config"] = params.model_dump(mode="json")
+        staging.mkdir(parents=True, exist_ok=True)
+        files = [staging / "logs.jsonl"] if (staging / "logs.jsonl").is_file() else []
+        adapter = staging / "adapter"
+        if summary.get("training") and adapter.is_dir():  # training finished: reusable with --adapter
+            files += [p for p in sorted(adapter.rglob("*")) if p.is_file()]
+        with timer.stage("publish"):
+            results = _upload_files(options, progress, staging, files)
+        summary["timings_seconds"] = timer.seconds
+        results = _upload_summary_and_index(options, staging, summary, results)
+    except Exception as publish_error:  # noqa: BLE001 - the run's own error is what the caller reports
+        log.warning(
+            "could not publish the failed run's summary to %s: %s: %s",
+            options.output,
+            type(publish_error).__name__,
+            str(publish_error)[:500],
+        )
+        return None
+    return RunOutcome(status="failed", results=results, summary=summary, output=options.output)
+
+
+def _upload_files(
+    options: RunOptions, progress: Progress, staging: Path, files: list[Path]
+) -> list[ResultRef]:
+    """Upload ``files`` (inside ``staging``) to the same relative paths under the output."""
+    results: list[ResultRef] = []
+    total = len(files) + 2
+    adapter = False
+    for done, path in enumerate(files, start=1):
+        relative = path.relative_to(staging).as_posix()
+        url = storage.join_url(options.output, relative)
+        storage.upload_file(path, url, options.client_for(url))
+        progress.update("publish", done, total, "publishing")
+        adapter = adapter or relative.startswith("adapter/")
+        if relative in _FORMATS:
+            rid, fmt, canonical = _FORMATS[relative]
+            results.append(
+                ResultRef(id=rid, format=fmt, canonical=canonical, url=url, sizeBytes=path.stat().st_size)
+            )
+    if adapter:
+        results.append(
+            ResultRef(id="adapter", format="directory", url=storage.join_url(options.output, "adapter/"))
+        )
+    return results
+
+
+def _upload_summary_and_index(
+    options: RunOptions, staging: Path, summary: dict[str, Any], results: list[ResultRef]
+) -> list[ResultRef]:
+    """Write and upload ``summary.json``, then the results index; returns ``results`` + the summary."""
     summary["results"] = [r.model_dump() for r in results]
     summary_path = staging / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     summary_url = storage.join_url(options.output, "summary.json")
     storage.upload_file(summary_path, summary_url, options.client_for(summary_url))
-    results.append(
-        ResultRef(id="summary", format="json", url=summary_url, sizeBytes=summary_path.stat().st_size)
-    )
+    results = [
+        *results,
+        ResultRef(id="summary", format="json", url=summary_url, sizeBytes=summary_path.stat().st_size),
+    ]
+    index: dict[str, Any] = {
+        "status": summary["status"],
+        "results": [r.model_dump() for r in results],
+        "scores": summary.get("scores"),
+    }
+    if "failure" in summary:
+        index["reason"] = summary["failure"]["reason"]
+        index["message"] = summary["failure"]["message"]
     index_path = staging / "results.json"
-    index_path.write_text(
-        json.dumps(
-            {"status": status, "results": [r.model_dump() for r in results], "scores": summary.get("scores")},
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    index_path.write_text(json.dumps(index, indent=2), encoding="utf-8")
     index_url = storage.join_url(options.output, "results.json")
     storage.upload_file(index_path, index_url, options.client_for(index_url))
-    progress.update("publish", 1, 1, f"results at {options.output}")
-    return RunOutcome(status=status, results=results, summary=summary, output=options.output)
+    return results

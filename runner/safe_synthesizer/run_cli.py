@@ -5,10 +5,14 @@
 The config may be a ``SafeSynthesizerJob`` manifest (its ``dataSource``/``output``/``s3`` are used)
 or a bare config (then ``--data-source`` and ``--output`` say where).
 
-Exit codes: 0 success (also with partial results: the termination message says ``partial``),
-1 bad input or config (do not retry), 3 transient or internal failure (retry may help).
+Every run, failed ones included, publishes ``summary.json``, ``logs.jsonl`` and the results index
+``results.json`` to its output; a temporary staging folder (no ``--work-dir``) is removed afterwards.
+Exit codes (:data:`EXIT_CODES_HELP`, full table in :mod:`safe_synthesizer.errors`): 0 success (also
+partial results), 1 bad input or config, 2 usage, 3 transient infrastructure failure (the only one
+the Job retries), 4 the run failed in a way a retry repeats (no valid record, internal error).
 The termination message (``$SAFE_SYNTH_TERMINATION_LOG``, default ``/dev/termination-log`` when
-writable) is compact JSON under 4 KiB: status, results, scores, epsilonSpent, message.
+writable) is compact JSON under 4 KiB: status, results, scores, epsilonSpent, message, and for a
+failed run reason, exitCode, retryable and the links to what it published.
 """
 
 from __future__ import annotations
@@ -19,25 +23,39 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, S3Settings, SafeSynthesizerJob, load_job_or_config
+from .errors import EXIT_OK, Failure, classify_failure
+from .errors import EXIT_USER_INPUT as EXIT_INVALID
+from .staging import new_staging_dir, remove_staging_dir
 
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_TRANSIENT = 3
+if TYPE_CHECKING:
+    from .pipeline import RunOutcome
+
 TERMINATION_LIMIT = 4000
+EXIT_CODES_HELP = """exit codes:
+  0  succeeded (also partial results: summary.json says partial and why)
+  1  bad input or config (missing data, wrong credentials, unreachable privacy.epsilon): not retried
+  2  wrong command line: not retried
+  3  transient infrastructure failure (S3 or network unreachable, out of memory): retried
+  4  the run failed the same way a retry would (no valid record, internal error): not retried
+every run, failed ones included, publishes summary.json, logs.jsonl and results.json to --output"""
 
 log = logging.getLogger("safe_synthesizer")
 
 
 def add_run_parser(sub: Any) -> None:
     """Register ``run`` on the top-level parser."""
-    run = sub.add_parser("run", help="run the pipeline (or one half: train, generate)")
+    run = sub.add_parser(
+        "run",
+        help="run the pipeline (or one half: train, generate)",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("phase", nargs="?", choices=["train", "generate"], help="only train, or only generate")
     run.add_argument(
         "--config", "-c", required=True, help="SafeSynthesizerJob manifest or bare config (YAML/JSON)"
@@ -84,21 +102,61 @@ def _stop_on_sigterm(stop_requested: threading.Event) -> Any:
     return signal.signal(signal.SIGTERM, handle)
 
 
+def termination_text(payload: dict[str, Any]) -> str:
+    """``payload`` as compact JSON of at most :data:`TERMINATION_LIMIT` characters: when too long, the
+    bulky parts go first (scores and status stay, results shrink to the summary, logs and canonical
+    data links), then the message is shortened; the text always stays valid JSON."""
+    text = json.dumps(payload, separators=(",", ":"), default=str)
+    if len(text) <= TERMINATION_LIMIT:
+        return text
+    slim = {k: payload[k] for k in ("status", "reason", "scores", "epsilonSpent", "message") if k in payload}
+    kept = [
+        {k: r[k] for k in ("id", "format", "canonical", "url") if k in r}
+        for r in payload.get("results") or []
+        if isinstance(r, dict) and (r.get("id") in ("summary", "logs") or r.get("canonical"))
+    ]
+    slim["results"] = kept
+    text = json.dumps(slim, separators=(",", ":"), default=str)
+    if len(text) > TERMINATION_LIMIT and isinstance(slim.get("message"), str):
+        message = slim["message"]
+        slim["message"] = message[: max(0, len(message) - (len(text) - TERMINATION_LIMIT) - 3)] + "..."
+        text = json.dumps(slim, separators=(",", ":"), default=str)
+    if len(text) > TERMINATION_LIMIT:  # very long URLs: keep the status and the reason
+        slim = {k: slim[k] for k in ("status", "reason") if k in slim}
+        text = json.dumps(slim, separators=(",", ":"), default=str)
+    return text
+
+
 def write_termination_message(payload: dict[str, Any]) -> None:
-    """Compact JSON for the operator (Kubernetes termination message)."""
+    """Compact JSON for the operator (Kubernetes termination message), see :func:`termination_text`.
+
+    Written to ``$SAFE_SYNTH_TERMINATION_LOG`` (default ``/dev/termination-log`` when it exists)."""
     path = os.environ.get("SAFE_SYNTH_TERMINATION_LOG", "/dev/termination-log")
     target = Path(path)
     if not target.parent.exists() or (not target.exists() and path == "/dev/termination-log"):
         return
-    text = json.dumps(payload, separators=(",", ":"), default=str)
-    if len(text) > TERMINATION_LIMIT:  # drop bulky parts first, keep status and the reason
-        payload = {k: payload[k] for k in ("status", "scores", "epsilonSpent", "message") if k in payload}
-        payload["results"] = [{"id": "summary", "url": payload.get("summaryUrl", "")}]
-        text = json.dumps(payload, separators=(",", ":"), default=str)[:TERMINATION_LIMIT]
     try:
-        target.write_text(text, encoding="utf-8")
+        target.write_text(termination_text(payload), encoding="utf-8")
     except OSError:
         log.warning("cannot write the termination message to %s", path)
+
+
+def failure_payload(failure: Failure, message: str, outcome: RunOutcome | None = None) -> dict[str, Any]:
+    """The termination message of a failed run: status, reason, exit code, message and, when the
+    run published its summary, the result links (summary, logs, adapter) and the budget spent."""
+    payload: dict[str, Any] = {
+        "status": "failed",
+        "reason": failure.reason,
+        "exitCode": failure.exit_code,
+        "retryable": failure.retryable,
+        "message": message[:3000],
+    }
+    if outcome is not None:
+        payload["results"] = [r.model_dump(exclude_none=True) for r in outcome.results]
+        epsilon = (outcome.summary.get("privacy") or {}).get("epsilon_spent")
+        if epsilon is not None:
+            payload["epsilonSpent"] = epsilon
+    return payload
 
 
 def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
@@ -138,23 +196,35 @@ def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the pipeline; returns the exit code."""
-    from .errors import TransientError, UserInputError
-    from .progress import JsonLinesSink, ProgressHub, StatusFileSink, TerminalSink
-
-    started = time.time()
+    """Run the pipeline; returns the exit code (table in :mod:`safe_synthesizer.errors`)."""
     try:
         loaded = load_job_or_config(args.config)
         params, options = _options_from(args, loaded)
     except ConfigError as exc:
         print(f"invalid config: {exc}", file=sys.stderr)
-        write_termination_message({"status": "failed", "reason": "InvalidSpec", "message": str(exc)[:3000]})
+        write_termination_message(failure_payload(Failure(EXIT_INVALID, "InvalidSpec", False), str(exc)))
         return EXIT_INVALID
     except OSError as exc:
         print(f"cannot read {args.config}: {exc}", file=sys.stderr)
+        message = f"cannot read {args.config}: {exc}"
+        write_termination_message(failure_payload(Failure(EXIT_INVALID, "InvalidInput", False), message))
         return EXIT_INVALID
 
-    work = Path(args.work_dir or tempfile.mkdtemp(prefix="safe-synth-"))
+    own_work = args.work_dir is None
+    work = Path(args.work_dir) if args.work_dir else new_staging_dir()
+    try:
+        return _run_staged(args, params, options, work)
+    finally:
+        if own_work:  # everything worth keeping is published by now
+            remove_staging_dir(work)
+
+
+def _run_staged(args: argparse.Namespace, params: Any, options: Any, work: Path) -> int:
+    """Run the pipeline with ``work`` as its staging folder; report the outcome or the failure."""
+    from .pipeline import published_failure, run_pipeline
+    from .progress import JsonLinesSink, ProgressHub, StatusFileSink, TerminalSink
+
+    started = time.time()
     staging = work / "out"
     staging.mkdir(parents=True, exist_ok=True)
     options.work_dir = work
@@ -176,26 +246,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         sinks.append(k8s_sink)
     progress = ProgressHub(sinks)
 
-    from .pipeline import run_pipeline
-
     previous_handler = _stop_on_sigterm(options.stop_requested)
     try:
         outcome = run_pipeline(params, options, progress)
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        write_termination_message({"status": "failed", "reason": "InvalidInput", "message": str(exc)[:3000]})
-        return EXIT_INVALID
-    except TransientError as exc:
-        print(f"transient failure (a retry may help): {exc}", file=sys.stderr)
-        write_termination_message({"status": "failed", "reason": "Transient", "message": str(exc)[:3000]})
-        return EXIT_TRANSIENT
-    except Exception as exc:  # noqa: BLE001 - report every failure as a reason, then exit non-zero
-        log.exception("pipeline failed")
-        print(f"failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        write_termination_message(
-            {"status": "failed", "reason": type(exc).__name__, "message": str(exc)[:3000]}
-        )
-        return EXIT_TRANSIENT
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reason and an exit code
+        return _report_failure(exc, published_failure(exc))
     finally:
         root.removeHandler(json_handler)
         if previous_handler is not None:
@@ -220,3 +275,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in summary.get("warnings", []):
         print(f"  warning: {warning}")
     return EXIT_OK
+
+
+def _report_failure(exc: Exception, outcome: RunOutcome | None) -> int:
+    """Print the failure, write its termination message; returns its exit code."""
+    failure = classify_failure(exc)
+    message = str(exc) or type(exc).__name__
+    if failure.reason in ("InternalError", "OutOfMemory"):
+        message = f"{type(exc).__name__}: {message}"
+    summary_url = next((r.url for r in outcome.results if r.id == "summary"), None) if outcome else None
+    if summary_url:
+        message = f"{message} (details: {summary_url})"
+    retry = "a retry may help" if failure.retryable else "a retry would fail the same way"
+    print(f"failed ({failure.reason}, exit code {failure.exit_code}: {retry}): {message}", file=sys.stderr)
+    if outcome is not None:
+        for result in outcome.results:
+            print(f"  {result.id:<24} {result.url}", file=sys.stderr)
+    else:
+        print("  (nothing was published: the output could not be written)", file=sys.stderr)
+    write_termination_message(failure_payload(failure, message, outcome))
+    return failure.exit_code

@@ -365,7 +365,7 @@ def test_minimal_example_runs_the_real_runner_to_success(
     spec = job["spec"]
     assert spec["backoffLimit"] == 2 and spec["ttlSecondsAfterFinished"] == 86400
     rules = spec["podFailurePolicy"]["rules"]
-    assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [1]
+    assert rules[0]["action"] == "FailJob" and rules[0]["onExitCodes"]["values"] == [1, 2, 4]
     assert rules[1] == {
         "action": "Ignore",
         "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],

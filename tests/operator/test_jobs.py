@@ -62,7 +62,10 @@ def test_job_has_every_required_field() -> None:
     assert job_spec["backoffLimit"] == 2 and job_spec["ttlSecondsAfterFinished"] == 86400
     assert "activeDeadlineSeconds" not in job_spec
     assert job_spec["podFailurePolicy"]["rules"] == [
-        {"action": "FailJob", "onExitCodes": {"containerName": "runner", "operator": "In", "values": [1]}},
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "runner", "operator": "In", "values": [1, 2, 4]},
+        },
         {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
     ]
     pod = job_spec["template"]["spec"]

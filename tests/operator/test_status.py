@@ -148,6 +148,60 @@ def test_failure_takes_the_runners_reason_and_message() -> None:
     assert ("Warning", "InvalidInput") in [(e.type, e.reason) for e in events]
 
 
+FAILED_MESSAGE = json.dumps(
+    {
+        "status": "failed",
+        "reason": "NoValidRecords",
+        "exitCode": 4,
+        "retryable": False,
+        "message": "generation produced no valid record (wrong_field_count x21) (details: s3://b/o/summary.json)",
+        "results": [
+            {
+                "id": "logs",
+                "format": "jsonl",
+                "canonical": False,
+                "url": "s3://b/o/logs.jsonl",
+                "sizeBytes": 9,
+            },
+            {"id": "adapter", "format": "directory", "canonical": False, "url": "s3://b/o/adapter/"},
+            {
+                "id": "summary",
+                "format": "json",
+                "canonical": False,
+                "url": "s3://b/o/summary.json",
+                "sizeBytes": 7,
+            },
+        ],
+    }
+)
+
+
+def test_failed_run_links_what_it_published_like_a_succeeded_one() -> None:
+    """A failed run's termination message carries result links: status.results gets them, as on success."""
+    failed_job = job(
+        failed=1,
+        conditions=[{"type": "Failed", "status": "True", "reason": "PodFailurePolicy", "message": "exit 4"}],
+    )
+    pods = [pod("Failed", terminated={"exitCode": 4, "message": FAILED_MESSAGE})]
+    failed = st.status_from_job({"results": [], "phase": "Running"}, st.observe_job(failed_job, pods), 1, NOW)
+    assert failed["phase"] == "Failed" and cond(failed, "Failed")["reason"] == "NoValidRecords"
+    assert "no valid record" in failed["message"] and "exit code 4" in failed["message"]
+    assert "s3://b/o/summary.json" in failed["message"]
+    links = {r["id"]: r["url"] for r in failed["results"]}
+    assert links == {
+        "logs": "s3://b/o/logs.jsonl",
+        "adapter": "s3://b/o/adapter/",
+        "summary": "s3://b/o/summary.json",
+    }
+    # the same shape as a succeeded run's results (the CRD's status.results schema)
+    assert all(set(r) <= {"id", "format", "canonical", "url", "sizeBytes"} for r in failed["results"])
+    events = {e.reason: e for e in st.transitions({"phase": "Running"}, failed)}
+    assert events["NoValidRecords"].type == "Warning"
+    assert "s3://b/o/summary.json" in events["NoValidRecords"].message
+    # a later run starts without the failed run's links
+    assert st.new_run_status(failed, 2, LATER, resumed=False)["results"] == []
+
+
 def test_failure_without_a_json_message_uses_the_log_tail_and_the_job_reason() -> None:
     failed_job = job(
         conditions=[
