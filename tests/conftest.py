@@ -56,3 +56,13 @@ def s3_env(s3_server, monkeypatch, tmp_path):
     monkeypatch.setenv("SAFE_SYNTH_CACHE", str(tmp_path / "cache"))
     s3_server.reset()
     return s3_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_staging_folder_left() -> Iterator[None]:
+    """After the session: no run left a temporary staging folder (``$TMPDIR/safe-synth-*``) behind."""
+    yield
+    from safe_synthesizer.staging import leftover_staging_dirs
+
+    left = leftover_staging_dirs()
+    assert not left, f"runs left staging folders behind: {', '.join(map(str, left))}"
