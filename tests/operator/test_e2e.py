@@ -469,6 +469,10 @@ def test_runner_failure_is_reported_and_ttl_deletes_the_finished_job(
     assert failed["reason"] == "InvalidInput", failed  # the runner's reason (exit code 1)
     assert "missing.csv" in failed["message"] and "does not exist" in failed["message"], failed
     assert "missing.csv" in cr["status"]["message"]
+    # the failed run still published its summary and logs; the status links them
+    links = {r["id"]: r["url"] for r in cr["status"].get("results") or []}
+    assert links.get("summary") == "s3://safe-synth-demo/output/missing/summary.json", cr["status"]
+    assert links.get("logs") == "s3://safe-synth-demo/output/missing/logs.jsonl", cr["status"]
     (job,) = jobs_of(release, cr["metadata"]["uid"])
     # exit code 1 fails the Job at once through the podFailurePolicy: no retry was spent
     assert job["status"]["failed"] == 1
