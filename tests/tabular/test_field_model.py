@@ -155,3 +155,29 @@ def test_calibrated_biases_reproduce_every_position_frequency():
     reported = calibrate_output_bias(model, tokens)
     after = worst_gap()
     assert after < 2e-3 and abs(after - reported) < 1e-4
+
+
+def test_a_text_column_weighs_as_much_as_one_tabular_column_in_the_loss():
+    from safe_synthesizer.tabular.model import hidden_degrees, position_weights
+
+    tok, model, tokens = _text_setup()
+    text = [p.column == 2 for p in tok.positions]
+    weights = position_weights(model.layout)
+    assert sum(text) > 5
+    assert abs(sum(w for w, t in zip(weights, text, strict=True) if t) - 1.0) < 1e-9
+    assert [w for w, t in zip(weights, text, strict=True) if not t] == [1.0] * (len(text) - sum(text))
+    # the loss is the weighted mean of the positions' negative log-likelihoods
+    with torch.no_grad():
+        logits = model(tokens[:4])
+        local = tokens[:4] - model.starts[None, :]
+        expected = torch.zeros(4)
+        for q in range(len(model.layout)):
+            z = logits[:, model.offsets[q] : model.offsets[q + 1]]
+            nll = torch.logsumexp(z, 1) - z.gather(1, local[:, q : q + 1]).squeeze(1)
+            expected += weights[q] * nll / sum(weights)
+        assert torch.allclose(model.per_record_loss(tokens[:4]), expected, atol=1e-5)
+    # the tabular degrees keep the base width; each text degree adds its own units
+    degrees = hidden_degrees(model.layout, model.shape)
+    tabular_positions = len(text) - sum(text)
+    assert sum(1 for d in degrees if d <= tabular_positions) == model.shape.hidden
+    assert len(degrees) == model.shape.hidden + model.shape.text_units * (sum(text) - 1)

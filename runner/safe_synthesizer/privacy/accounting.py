@@ -30,7 +30,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-SCHEMA_EPSILON_FRACTION = 0.05
+# A fifth of ε for the schema (MOSTLY AI's engine spends ε = 1 on its value ranges by default): at
+# 5 % a 15-column table at ε = 4 kept only categories above ~10 % of the records (threshold 2,486 of
+# 24,421 on UCI Adult), so five categorical columns became free text; DP-SGD barely feels the
+# difference (ε_train 3.2 instead of 3.8: about 10 % more noise).
+SCHEMA_EPSILON_FRACTION = 0.2
 SCHEMA_DELTA_FRACTION = 0.05
 SIGMA_MAX = 50.0  # above this the model learns next to nothing: refuse instead
 SIGMA_MIN = 0.3  # below this the PLD grows expensive; a larger σ than needed is only more private

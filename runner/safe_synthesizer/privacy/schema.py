@@ -32,8 +32,9 @@ count by at most 1 and moves one point of each quantile input.
 
 Budget (see :mod:`.accounting`): ``ε_schema = SCHEMA_EPSILON_FRACTION · ε`` is split evenly over the
 columns that need an estimate (``ε_c``); a numeric column spends ``ε_c`` on its bucket histogram; a
-text column ``ε_c / 2`` on the value histogram (with ``δ_c = δ_schema / #text columns``) and
-``ε_c / 2`` on the length buckets. By basic composition the schema is ``(Σ ε_c, Σ δ_c) <= (ε_schema, δ_schema)``-DP,
+text column ``3 ε_c / 4`` on the value histogram (with ``δ_c = δ_schema / #text columns``) and,
+only when the column turns out to be a string column, ``ε_c / 4`` on the length buckets (the
+choice is post-processing of the histogram; the ledger reports the whole ``ε_c``). By basic composition the schema is ``(Σ ε_c, Σ δ_c) <= (ε_schema, δ_schema)``-DP,
 and with DP-SGD at ``(ε − ε_schema, δ − δ_schema)`` the whole release is ``(ε, δ)``-DP. The
 ledger reports the allocated amounts (an upper bound of what was spent). Noise comes from OS
 entropy, never from the run's recorded seed.
@@ -57,6 +58,7 @@ from .accounting import split_budget
 MARGIN = 2.0  # bounds are widened by this factor (post-processing): plausible novel values stay valid
 FLOAT_DECIMALS = 6
 CATEGORICAL_COVERAGE = 0.9
+HISTOGRAM_SHARE = 0.75  # of a text column's ε_c: the value histogram; the rest bounds string lengths
 MAX_CATEGORIES = 1000
 
 
@@ -264,21 +266,23 @@ def dp_schema(
                 "delta": 0.0,
             }
         else:
-            kept = dp_histogram(series.astype(str).where(series.notna()), eps_column / 2, delta_column, rng)
+            kept = dp_histogram(
+                series.astype(str).where(series.notna()), HISTOGRAM_SHARE * eps_column, delta_column, rng
+            )
             coverage = sum(kept.values()) / max(n_units, 1)
             categories = sorted(str(v) for v in kept if v is not None)
             info: dict[str, Any] = {
                 "mechanism": "thresholded discrete-Laplace histogram",
                 "epsilon": eps_column,
                 "delta": delta_column,
-                "threshold": histogram_threshold(eps_column / 2, delta_column),
+                "threshold": histogram_threshold(HISTOGRAM_SHARE * eps_column, delta_column),
             }
             if categories and coverage >= CATEGORICAL_COVERAGE and len(categories) <= MAX_CATEGORIES:
                 columns.append(ColumnSchema(name, "categorical", nullable=True, categories=categories))
                 info["outcome"] = "categorical"
             else:
                 lengths = series.dropna().astype(str).str.len().to_numpy(dtype=float)
-                max_length = _length_bound(lengths, eps_column / 2, rng)
+                max_length = _length_bound(lengths, (1 - HISTOGRAM_SHARE) * eps_column, rng)
                 columns.append(
                     ColumnSchema(name, "string", nullable=True, min_length=0, max_length=max_length)
                 )

@@ -6,11 +6,12 @@ column slice, ``ℓ = − Σ_q log p(x_q | x_<q) / P`` (:meth:`FieldDecoder.per_
 Plain plan (:func:`plan_training`)::
 
     batch      = training.batch_size × gradient_accumulation_steps if set, else 256 (CPU) / 1024
-                 (GPU); under DP clip(n / 40, 64, 1024); at most n/4
+                 (GPU), at most n/16 (at least 16); under DP clip(n / 40, 64, 1024), at most n/4
     lr         = training.learning_rate if set, else 3e-3 (×√(batch/256))
     max epochs = num_input_records_to_sample / n  ('auto': clip(2,000,000 / n, 8, 60);
                  under DP clip(300,000 / n, 5, 20))
-    validation = training.validation_ratio if > 0, else 10 % of the records (at most 5,000)
+    validation = training.validation_ratio if > 0, else 10 % of the records, at least min(250, 20 %),
+                 at most 5,000
     schedule   = linear warm-up over 50 steps, then constant; halved at every validation check
                  without improvement (a plateau schedule: the model anneals before it stops)
     early stop = validation loss checked every epoch (every ≤ 200 steps on big tables); stop after
@@ -103,7 +104,8 @@ def plan_training(
     default_batch = 1024 if device == "cuda" else 256
     if dp:  # larger batches carry more signal per unit of noise; fewer epochs spend less budget
         default_batch = min(1024, max(64, n // 40))
-    batch = int(batch_size) if batch_size else max(8, min(default_batch, n // 4))
+    # small tables: at least ~16 steps per epoch, so that early stopping sees a learning curve
+    batch = int(batch_size) if batch_size else max(16, min(default_batch, n // (4 if dp else 16)))
     lr = float(learning_rate) if learning_rate else 3e-3 * math.sqrt(min(batch, default_batch) / 256)
     if records_to_sample:
         epochs = records_to_sample / n
@@ -114,8 +116,11 @@ def plan_training(
     if dp:
         val = 0
     else:
-        share = validation_ratio if validation_ratio > 0 else 0.1
-        val = int(min(5_000, round(n * share))) if n >= 50 else 0
+        if validation_ratio > 0:
+            val = int(round(n * validation_ratio))
+        else:  # 10 %, but at least 250 records (up to a fifth of the table) so its loss is not noise
+            val = int(min(5_000, max(round(n * 0.1), min(250, round(n * 0.2)))))
+        val = val if n >= 50 else 0
     return FieldTrainingPlan(
         batch_size=batch,
         learning_rate=lr,
