@@ -1,0 +1,461 @@
+"""The DP generation schema (``privacy/schema.py``): the noise, the thresholds and what the schema reveals.
+
+Every test uses a fixed seed (``seed=`` is for tests only: the pipeline draws OS entropy), so the
+assertions are deterministic; the distribution tolerances are several standard errors wide, yet far
+narrower than the gap to the usual wrong samplers (rounded continuous Laplace, wrong geometric).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from safe_synthesizer.autoconfig import auto_delta
+from safe_synthesizer.config import SafeSynthesizerParameters
+from safe_synthesizer.privacy import schema as dp_module
+from safe_synthesizer.privacy.accounting import SCHEMA_DELTA_FRACTION, SCHEMA_EPSILON_FRACTION, split_budget
+from safe_synthesizer.privacy.schema import (
+    HISTOGRAM_SHARE,
+    LENGTH_MAX_EXP,
+    MAGNITUDE_MAX_EXP,
+    MAGNITUDE_MIN_EXP,
+    MARGIN,
+    SPURIOUS_BUCKET_PROBABILITY,
+    bucket_threshold,
+    discrete_laplace,
+    dp_histogram,
+    dp_schema,
+    histogram_threshold,
+    noisy_kept_buckets,
+)
+from safe_synthesizer.schema import infer_schema
+
+EPSILON = 4.0
+OUTLIER = 987654.321
+
+
+def params_for(epsilon: float = EPSILON, **sections: dict[str, Any]) -> SafeSynthesizerParameters:
+    """DP-enabled parameters; ``sections`` update config sections (``data={...}``, ``privacy={...}``)."""
+    config: dict[str, Any] = {
+        "enable_replace_pii": False,
+        "evaluation": {"enabled": False},
+        "data": {"random_state": 1},
+        "privacy": {"dp_enabled": True, "epsilon": epsilon},
+    }
+    for section, values in sections.items():
+        config.setdefault(section, {}).update(values)
+    return SafeSynthesizerParameters.model_validate(config)
+
+
+def pmf(epsilon: float, k: int | np.ndarray) -> Any:
+    """Exact ``P(Z = k)`` of the discrete Laplace: ``(1 − t) / (1 + t) · t^|k|``, ``t = e^{−ε}``."""
+    t = math.exp(-epsilon)
+    return (1 - t) / (1 + t) * t ** np.abs(k)
+
+
+def tail(epsilon: float, m: int) -> float:
+    """``P(Z >= m)`` summed from the pmf (to where the terms vanish)."""
+    ks = np.arange(m, m + int(80 / epsilon) + 50)
+    return float(np.sum(pmf(epsilon, ks)))
+
+
+def is_power_of_two(x: float) -> bool:
+    return x > 0 and math.log2(x).is_integer()
+
+
+def is_bucket_bound(x: float | None) -> bool:
+    """0 or ± a power of two (a bucket edge widened by MARGIN)."""
+    return x is not None and (x == 0 or is_power_of_two(abs(x)))
+
+
+def column(schema: Any, name: str) -> Any:
+    return next(c for c in schema.columns if c.name == name)
+
+
+# ------------------------------------------------------------------ discrete Laplace noise
+
+
+@pytest.mark.parametrize("epsilon", [0.25, 1.0, 2.0])
+def test_discrete_laplace_has_the_two_sided_geometric_distribution(epsilon):
+    n = 400_000
+    z = discrete_laplace(np.random.default_rng(12345), epsilon, n)
+    assert z.shape == (n,) and np.issubdtype(z.dtype, np.integer)
+    t = math.exp(-epsilon)
+    p0 = (1 - t) / (1 + t)
+    variance = 2 * t / (1 - t) ** 2
+    assert abs(z.mean()) < 5 * math.sqrt(variance / n)
+    assert abs(np.mean(z == 0) - p0) < 5 * math.sqrt(p0 * (1 - p0) / n)
+    assert z.var() == pytest.approx(variance, rel=0.03)
+    # the whole pmf near the centre, and symmetry
+    for k in range(-6, 7):
+        p = float(pmf(epsilon, k))
+        if p * n < 50:
+            continue
+        assert abs(np.mean(z == k) - p) < 5 * math.sqrt(p * (1 - p) / n), k
+    # geometric tail: P(|Z| >= m) = 2 t^m / (1 + t)
+    m = max(1, round(2 / epsilon))
+    expected = 2 * t**m / (1 + t)
+    assert abs(np.mean(np.abs(z) >= m) - expected) < 5 * math.sqrt(expected / n)
+
+
+@pytest.mark.parametrize("epsilon", [0.5, 1.0])
+def test_wrong_samplers_fail_the_distribution_checks(epsilon):
+    """The tolerances above separate the right law from near misses (the check has teeth)."""
+    n = 400_000
+    rng = np.random.default_rng(7)
+    t = math.exp(-epsilon)
+    p0 = (1 - t) / (1 + t)
+    tolerance = 5 * math.sqrt(p0 * (1 - p0) / n)
+    rounded_laplace = np.round(rng.laplace(0.0, 1 / epsilon, n))
+    wrong_geometric = rng.geometric(t, n) - rng.geometric(t, n)  # p = e^{−ε} instead of 1 − e^{−ε}
+    for z in (rounded_laplace, wrong_geometric):
+        assert abs(np.mean(z == 0) - p0) > tolerance
+
+
+def test_discrete_laplace_is_seeded_by_the_generator_only():
+    a = discrete_laplace(np.random.default_rng(3), 1.0, 1000)
+    b = discrete_laplace(np.random.default_rng(3), 1.0, 1000)
+    c = discrete_laplace(np.random.default_rng(4), 1.0, 1000)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+# ------------------------------------------------------------------ the histogram threshold
+
+THRESHOLD_CASES = [
+    (0.05, 1e-6),
+    (0.12, 9.3e-7),
+    (0.3, 1e-5),
+    (1.0, 1e-6),
+    (1.0, 0.2),
+    (2.5, 1e-9),
+    (0.7, 3.3e-4),
+]
+
+
+@pytest.mark.parametrize(("epsilon", "delta"), THRESHOLD_CASES)
+def test_a_count_one_value_is_released_with_probability_at_most_delta_and_tau_is_tight(epsilon, delta):
+    tau = histogram_threshold(epsilon, delta)
+    assert isinstance(tau, int) and tau >= 2
+    # P(1 + Z >= τ) = P(Z >= τ − 1), summed exactly from the pmf
+    released = tail(epsilon, tau - 1)
+    assert released == pytest.approx(math.exp(-epsilon * (tau - 1)) / (1 + math.exp(-epsilon)), rel=1e-9)
+    assert released <= delta
+    # one lower would not be (ε, δ): the threshold is the smallest that works
+    assert tail(epsilon, tau - 2) > delta
+
+
+def test_dp_histogram_releases_count_one_values_at_the_exact_rate():
+    """20,000 values seen once at (ε, δ) = (1, 0.2): τ = 3, each released w.p. P(Z >= 2) = e^{−2} / (1 + e^{−1})."""
+    epsilon, delta = 1.0, 0.2
+    tau = histogram_threshold(epsilon, delta)
+    assert tau == 3
+    values = pd.Series([f"v{i}" for i in range(20_000)])
+    kept = dp_histogram(values, epsilon, delta, np.random.default_rng(11))
+    rate = len(kept) / len(values)
+    expected = tail(epsilon, tau - 1)
+    assert expected <= delta
+    assert abs(rate - expected) < 5 * math.sqrt(expected / len(values))
+    assert all(c >= tau for c in kept.values())
+
+
+def test_dp_histogram_keeps_frequent_values_with_noisy_counts_and_no_unique_value():
+    rng = np.random.default_rng(2024)
+    unique = [f"uniq-{i:05d}-{rng.integers(1e9)}" for i in range(5000)]
+    frequent = {f"common-{j}": 300 + 37 * j for j in range(10)}
+    values = unique + [v for v, c in frequent.items() for _ in range(c)] + [None] * 400
+    series = pd.Series(values, dtype=object).sample(frac=1.0, random_state=1)
+    epsilon, delta = 1.0, 1e-6
+    kept = dp_histogram(series, epsilon, delta, np.random.default_rng(5))
+    assert not set(kept) & set(unique)
+    assert set(kept) == set(frequent) | {None}
+    true = {**frequent, None: 400}
+    # noisy: within a plausible noise range, yet not the true counts
+    assert all(abs(kept[v] - c) <= 30 for v, c in true.items())
+    assert any(kept[v] != c for v, c in true.items())
+    assert sum(kept[v] != c for v, c in true.items()) >= 3
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "n_buckets"), [(0.05, 169), (0.16, 169), (1.0, 19), (0.04, 19), (2.0, 1000)]
+)
+def test_an_empty_bucket_is_kept_with_probability_at_most_beta_over_k(epsilon, n_buckets):
+    tau = bucket_threshold(epsilon, n_buckets)
+    assert tail(epsilon, tau) <= SPURIOUS_BUCKET_PROBABILITY / n_buckets
+
+
+def test_noisy_kept_buckets_adds_noise_and_thresholds_at_tau():
+    """4,000 buckets holding exactly τ records: each kept w.p. P(Z >= 0) = 1 / (1 + e^{−ε}), not always."""
+    epsilon, n_buckets = 1.0, 8000
+    tau = bucket_threshold(epsilon, n_buckets)
+    full = np.arange(0, n_buckets, 2)
+    buckets = np.repeat(full, tau)
+    kept = noisy_kept_buckets(buckets, list(range(n_buckets)), epsilon, np.random.default_rng(6))
+    rate = np.isin(full, kept).mean()
+    expected = tail(epsilon, 0)
+    assert expected == pytest.approx(1 / (1 + math.exp(-epsilon)))
+    assert abs(rate - expected) < 5 * math.sqrt(expected * (1 - expected) / len(full))
+    assert set(kept) <= set(full.tolist())  # the empty half: P(spurious) <= β / K each
+
+
+# ------------------------------------------------------------------ dp_schema
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    n = 5000
+    rng = np.random.default_rng(99)
+    return pd.DataFrame(
+        {
+            "color": rng.choice(["red", "green", "blue"], n),
+            "customer_id": [f"CID-{i:05d}-{h:08x}" for i, h in enumerate(rng.integers(0, 2**32, n))],
+            "amount": np.round(rng.normal(50.0, 8.0, n), 3),
+            "age": rng.integers(18, 90, n),
+            "active": rng.random(n) < 0.5,
+            "sex": rng.choice(["F", "M"], n),
+            "score": rng.integers(0, 100, n),
+        }
+    )
+
+
+PUBLIC = {"sex": {"values": ["F", "M", "X"]}, "score": {"minimum": 0, "maximum": 1000}}
+
+
+@pytest.fixture(scope="module")
+def released(table):
+    params = params_for(privacy={"public_domains": PUBLIC})
+    return dp_schema(table, params, seed=17)
+
+
+def test_dp_schema_spends_at_most_the_reserved_share(table, released):
+    _, ledger = released
+    delta = auto_delta(len(table))
+    budget = split_budget(EPSILON, delta)
+    assert budget.schema_epsilon == pytest.approx(SCHEMA_EPSILON_FRACTION * EPSILON)
+    assert budget.schema_delta == pytest.approx(SCHEMA_DELTA_FRACTION * delta)
+    assert ledger["epsilon_reserved"] == budget.schema_epsilon
+    assert ledger["delta_reserved"] == budget.schema_delta
+    assert ledger["epsilon"] <= budget.schema_epsilon * (1 + 1e-12)
+    assert ledger["delta"] <= budget.schema_delta * (1 + 1e-12)
+    columns = ledger["columns"]
+    assert set(columns) == set(table.columns)
+    assert sum(c["epsilon"] for c in columns.values()) == pytest.approx(ledger["epsilon"], rel=1e-12)
+    assert sum(c["delta"] for c in columns.values()) == pytest.approx(ledger["delta"], rel=1e-12, abs=0)
+    # the whole reserved share is allocated, evenly over the columns that need an estimate
+    assert ledger["epsilon"] == pytest.approx(budget.schema_epsilon, rel=1e-12)
+    paying = ["color", "customer_id", "amount", "age"]
+    for name in paying:
+        assert columns[name]["epsilon"] == pytest.approx(budget.schema_epsilon / len(paying), rel=1e-12)
+    for name in ("amount", "age"):  # public bucket domain: pure ε
+        assert columns[name]["delta"] == 0.0
+    for name in ("color", "customer_id"):
+        assert columns[name]["delta"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
+    for name in ("sex", "score", "active"):  # declared and boolean: free
+        assert columns[name]["epsilon"] == 0.0 and columns[name]["delta"] == 0.0
+    assert ledger["privacy_unit"] == "record" and ledger["n_units"] == len(table)
+
+
+def test_text_threshold_in_the_ledger_bounds_the_release_of_a_unique_value_by_its_delta(released):
+    _, ledger = released
+    for name in ("color", "customer_id"):
+        info = ledger["columns"][name]
+        eps_h = HISTOGRAM_SHARE * info["epsilon"]
+        assert info["threshold"] == histogram_threshold(eps_h, info["delta"])
+        assert tail(eps_h, info["threshold"] - 1) <= info["delta"]
+
+
+def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatch):
+    """Spy on the mechanisms: the ε and δ they are actually called with add up to at most the ledger's."""
+    calls: list[tuple[str, float, float]] = []
+    sizes: list[int] = []
+    real_histogram, real_buckets, real_noise = (
+        dp_module.dp_histogram,
+        dp_module.noisy_kept_buckets,
+        discrete_laplace,
+    )
+
+    def histogram(values, epsilon, delta, rng):
+        calls.append(("histogram", epsilon, delta))
+        return real_histogram(values, epsilon, delta, rng)
+
+    def buckets(values, domain, epsilon, rng):
+        calls.append(("buckets", epsilon, 0.0))
+        before = len(sizes)
+        kept = real_buckets(values, domain, epsilon, rng)
+        assert sizes[before:] == [len(domain)]  # noise on every bucket of the public domain, empty ones too
+        return kept
+
+    def noise(rng, epsilon, size):
+        sizes.append(size)
+        return real_noise(rng, epsilon, size)
+
+    monkeypatch.setattr(dp_module, "dp_histogram", histogram)
+    monkeypatch.setattr(dp_module, "noisy_kept_buckets", buckets)
+    monkeypatch.setattr(dp_module, "discrete_laplace", noise)
+    _, ledger = dp_schema(table, params_for(privacy={"public_domains": PUBLIC}), seed=17)
+    assert sum(e for _, e, _ in calls) <= ledger["epsilon"] * (1 + 1e-12)
+    assert sum(d for _, _, d in calls) <= ledger["delta"] * (1 + 1e-12)
+    # 2 text columns (one histogram each), 2 numeric (one bucket histogram each), 1 string length bound
+    assert [kind for kind, _, _ in calls].count("histogram") == 2
+    assert [kind for kind, _, _ in calls].count("buckets") == 3
+    # value histograms: one draw per observed value (3 colors, 5,000 ids); buckets: the whole domain
+    magnitudes, lengths = 2 * (MAGNITUDE_MAX_EXP - MAGNITUDE_MIN_EXP + 2) + 1, LENGTH_MAX_EXP + 2
+    assert sorted(sizes) == sorted([3, 5000, magnitudes, magnitudes, lengths])
+
+
+def test_declared_and_boolean_columns_are_used_as_given(released):
+    schema, _ = released
+    sex, score, active = column(schema, "sex"), column(schema, "score"), column(schema, "active")
+    assert sex.kind == "categorical" and sex.categories == ["F", "M", "X"]
+    assert score.kind == "integer" and (score.minimum, score.maximum) == (0.0, 1000.0)
+    assert active.kind == "boolean"
+    assert schema.names == ["color", "customer_id", "amount", "age", "active", "sex", "score"]
+    assert all(c.nullable for c in schema.columns)
+
+
+def test_frequent_categories_become_categorical_and_identifiers_a_string_without_values(table, released):
+    schema, ledger = released
+    color = column(schema, "color")
+    assert color.kind == "categorical" and color.categories == ["blue", "green", "red"]
+    assert ledger["columns"]["color"]["outcome"] == "categorical"
+    ids = column(schema, "customer_id")
+    assert ids.kind == "string" and ids.categories is None
+    assert ledger["columns"]["customer_id"]["outcome"] == "string"
+    text = schema.to_json()
+    for value in table["customer_id"]:
+        assert value not in text
+    assert "CID-" not in text
+    # the length bound is MARGIN × a power of two, not the observed maximum length (16)
+    if ids.max_length is not None:
+        assert is_power_of_two(ids.max_length / MARGIN)
+        assert ids.max_length != int(table["customer_id"].str.len().max())
+
+
+def test_numeric_bounds_are_widened_powers_of_two(table, released):
+    schema, _ = released
+    amount, age = column(schema, "amount"), column(schema, "age")
+    assert amount.kind == "number" and age.kind == "integer"
+    for col, values in ((amount, table["amount"]), (age, table["age"])):
+        assert is_bucket_bound(col.minimum) and is_bucket_bound(col.maximum), (col.minimum, col.maximum)
+        # the bulk is inside (a rare extreme need not be: its bucket may not clear the threshold)
+        assert col.minimum <= values.quantile(0.01) and col.maximum >= values.quantile(0.99)
+        assert col.minimum != values.min() and col.maximum != values.max()
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [(33, 63, (16.0, 128.0)), (-63, -33, (-128.0, -16.0))])
+def test_data_in_one_bucket_get_that_bucket_widened_by_the_margin(low, high, expected):
+    """All values in ``[32, 64)``: the kept bucket is ``[32, 64)`` and the bounds ``[32 / 2, 64 · 2]``."""
+    assert MARGIN == 2.0
+    rng = np.random.default_rng(10)
+    frame = pd.DataFrame({"f": np.round(rng.uniform(low, high, 3000), 4), "i": rng.integers(low, high, 3000)})
+    schema, _ = dp_schema(frame, params_for(), seed=12)
+    for name in ("f", "i"):
+        assert (column(schema, name).minimum, column(schema, name).maximum) == expected
+
+
+def test_an_extreme_outlier_is_not_revealed():
+    rng = np.random.default_rng(8)
+    base = pd.DataFrame({"x": np.round(rng.normal(40.0, 5.0, 3000), 3), "k": rng.integers(1, 60, 3000)})
+    with_outlier = pd.concat(
+        [base, pd.DataFrame({"x": [OUTLIER], "k": [2**40 + 12345]})], ignore_index=True
+    ).sample(frac=1.0, random_state=3)
+    # the plain schema copies it (what DP has to avoid)
+    plain = infer_schema(with_outlier)
+    assert column(plain, "x").maximum == OUTLIER
+    params = params_for()
+    for seed in (1, 2, 3):
+        without_schema, _ = dp_schema(base, params, seed=seed)
+        with_schema, _ = dp_schema(with_outlier, params, seed=seed)
+        text = with_schema.to_json()
+        assert "987654" not in text and str(2**40 + 12345) not in text
+        for name in ("x", "k"):
+            a, b = column(without_schema, name), column(with_schema, name)
+            assert is_bucket_bound(b.minimum) and is_bucket_bound(b.maximum)
+            assert b.maximum < 2**20  # the outlier's bucket [2^19, 2^20) was not kept
+            # same noise, neighbouring data: the one record moves nothing
+            assert (a.minimum, a.maximum) == (b.minimum, b.maximum)
+
+
+def test_negative_values_give_negative_power_of_two_bounds():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"t": np.round(rng.normal(-20.0, 3.0, 4000), 2)})
+    schema, _ = dp_schema(frame, params_for(), seed=9)
+    t = column(schema, "t")
+    assert t.minimum < 0 and t.maximum < 0
+    assert is_bucket_bound(t.minimum) and is_bucket_bound(t.maximum)
+    assert t.minimum <= frame["t"].quantile(0.01) and t.maximum >= frame["t"].quantile(0.99)
+    assert (t.minimum, t.maximum) != (frame["t"].min(), frame["t"].max())
+
+
+def grouped_table() -> pd.DataFrame:
+    """1,500 users with 1–3 ordinary rows each, and one user with 1,000 rows of a rare city and amount."""
+    rng = np.random.default_rng(31)
+    users = np.repeat(np.arange(1500), rng.integers(1, 4, 1500))
+    ordinary = pd.DataFrame(
+        {
+            "user": [f"user-{u:04d}" for u in users],
+            "city": rng.choice(["Oslo", "Lima", "Pune"], len(users)),
+            "amount": np.round(rng.uniform(10, 60, len(users)), 2),
+        }
+    )
+    heavy = pd.DataFrame({"user": "user-9999", "city": "Xanadu", "amount": [5_000_000.0] * 1000})
+    return pd.concat([ordinary, heavy], ignore_index=True).sample(frac=1.0, random_state=2)
+
+
+def test_a_group_contributes_one_record_however_many_rows_it_has():
+    frame = grouped_table()
+    grouped, ledger = dp_schema(frame, params_for(data={"group_training_examples_by": "user"}), seed=21)
+    assert ledger["privacy_unit"] == "group" and ledger["n_units"] == 1501
+    city = column(grouped, "city")
+    assert city.kind == "categorical" and city.categories == ["Lima", "Oslo", "Pune"]
+    assert column(grouped, "amount").maximum < 2**22  # the heavy user's [2^22, 2^23) bucket is not kept
+    text = grouped.to_json()
+    assert "Xanadu" not in text and "user-" not in text
+    # control: with records as units the same 1,000 rows are a frequent value and a kept bucket
+    plain, _ = dp_schema(frame, params_for(), seed=21)
+    assert "Xanadu" in column(plain, "city").categories
+    assert column(plain, "amount").maximum >= 2**23
+
+
+def test_dp_schema_refuses_without_dp():
+    frame = pd.DataFrame({"a": ["x", "y"]})
+    params = SafeSynthesizerParameters.model_validate({"enable_replace_pii": False})
+    with pytest.raises(Exception, match="dp_enabled"):
+        dp_schema(frame, params, seed=0)
+
+
+# ------------------------------------------------------------------ the pipeline uses it
+
+
+def test_the_pipeline_schema_under_dp_is_the_dp_schema_with_os_entropy():
+    from safe_synthesizer.pipeline import _training_schema
+
+    rng = np.random.default_rng(13)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "token": [f"tok-{h:010x}" for h in rng.integers(0, 2**40, n)],
+            "kind": rng.choice(["a", "b"], n),
+            "value": np.round(rng.normal(100.0, 10.0, n), 2),
+        }
+    )
+    frame.loc[0, "value"] = OUTLIER
+    summary: dict[str, Any] = {}
+    schema = _training_schema(frame, params_for(), summary)
+    ledger = summary["privacy"]["schema"]
+    assert ledger["noise_source"] == "OS entropy"  # never the run's seed
+    assert ledger["epsilon"] <= SCHEMA_EPSILON_FRACTION * EPSILON * (1 + 1e-12)
+    token = column(schema, "token")
+    assert token.kind == "string" and token.categories is None
+    text = schema.to_json()
+    assert not re.search(r"tok-[0-9a-f]{10}", text) and "987654" not in text
+    value = column(schema, "value")
+    assert is_bucket_bound(value.minimum) and is_bucket_bound(value.maximum)
+    # control: without DP the plain schema reveals the extreme
+    plain_summary: dict[str, Any] = {}
+    plain = _training_schema(frame, SafeSynthesizerParameters.model_validate({}), plain_summary)
+    assert column(plain, "value").maximum == OUTLIER and "privacy" not in plain_summary
