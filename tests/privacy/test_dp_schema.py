@@ -26,6 +26,7 @@ from safe_synthesizer.privacy.schema import (
     MAGNITUDE_MIN_EXP,
     MARGIN,
     SPURIOUS_BUCKET_PROBABILITY,
+    STEPS_PER_OCTAVE,
     bucket_threshold,
     discrete_laplace,
     dp_histogram,
@@ -68,9 +69,17 @@ def is_power_of_two(x: float) -> bool:
     return x > 0 and math.log2(x).is_integer()
 
 
-def is_bucket_bound(x: float | None) -> bool:
-    """0 or ± a power of two (a bucket edge widened by MARGIN)."""
-    return x is not None and (x == 0 or is_power_of_two(abs(x)))
+def is_bucket_bound(x: float | None, integer: bool = False) -> bool:
+    """0 or ± a bucket edge ``2^(k/STEPS_PER_OCTAVE)``; integer columns: the integer next to one."""
+    if x is None:
+        return False
+    if x == 0:
+        return True
+    k = STEPS_PER_OCTAVE * math.log2(abs(x))
+    if not integer:
+        return abs(k - round(k)) < 1e-9
+    edges = [2.0 ** (j / STEPS_PER_OCTAVE) for j in range(math.floor(k) - 1, math.ceil(k) + 2)]
+    return any(abs(x) in (math.ceil(e), math.ceil(e) - 1, math.floor(e), math.floor(e) + 1) for e in edges)
 
 
 def column(schema: Any, name: str) -> Any:
@@ -303,7 +312,8 @@ def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatc
     assert [kind for kind, _, _ in calls].count("histogram") == 2
     assert [kind for kind, _, _ in calls].count("buckets") == 3
     # value histograms: one draw per observed value (3 colors, 5,000 ids); buckets: the whole domain
-    magnitudes, lengths = 2 * (MAGNITUDE_MAX_EXP - MAGNITUDE_MIN_EXP + 2) + 1, LENGTH_MAX_EXP + 2
+    magnitudes = 2 * ((MAGNITUDE_MAX_EXP + 1 - MAGNITUDE_MIN_EXP) * STEPS_PER_OCTAVE + 1) + 1
+    lengths = LENGTH_MAX_EXP + 2
     assert sorted(sizes) == sorted([3, 5000, magnitudes, magnitudes, lengths])
 
 
@@ -335,26 +345,32 @@ def test_frequent_categories_become_categorical_and_identifiers_a_string_without
         assert ids.max_length != int(table["customer_id"].str.len().max())
 
 
-def test_numeric_bounds_are_widened_powers_of_two(table, released):
+def test_numeric_bounds_are_bucket_edges_around_the_bulk(table, released):
     schema, _ = released
     amount, age = column(schema, "amount"), column(schema, "age")
     assert amount.kind == "number" and age.kind == "integer"
-    for col, values in ((amount, table["amount"]), (age, table["age"])):
-        assert is_bucket_bound(col.minimum) and is_bucket_bound(col.maximum), (col.minimum, col.maximum)
+    for col, values, integer in ((amount, table["amount"], False), (age, table["age"], True)):
+        assert is_bucket_bound(col.minimum, integer) and is_bucket_bound(col.maximum, integer), (
+            col.minimum,
+            col.maximum,
+        )
         # the bulk is inside (a rare extreme need not be: its bucket may not clear the threshold)
         assert col.minimum <= values.quantile(0.01) and col.maximum >= values.quantile(0.99)
-        assert col.minimum != values.min() and col.maximum != values.max()
+        assert col.minimum != values.min() or col.maximum != values.max()
 
 
-@pytest.mark.parametrize(("low", "high", "expected"), [(33, 63, (16.0, 128.0)), (-63, -33, (-128.0, -16.0))])
-def test_data_in_one_bucket_get_that_bucket_widened_by_the_margin(low, high, expected):
-    """All values in ``[32, 64)``: the kept bucket is ``[32, 64)`` and the bounds ``[32 / 2, 64 · 2]``."""
-    assert MARGIN == 2.0
+@pytest.mark.parametrize(
+    ("low", "high", "floats", "integers"),
+    [(33, 63, (32.0, 64.0), (32.0, 63.0)), (-63, -33, (-64.0, -32.0), (-63.0, -32.0))],
+)
+def test_data_in_one_octave_get_exactly_its_buckets(low, high, floats, integers):
+    """All values in ``[33, 63)``: the kept buckets span ``[32, 64)`` (no widening margin); the
+    integer column gets the integers inside, 32..63 (negative: −63..−32)."""
     rng = np.random.default_rng(10)
     frame = pd.DataFrame({"f": np.round(rng.uniform(low, high, 3000), 4), "i": rng.integers(low, high, 3000)})
     schema, _ = dp_schema(frame, params_for(), seed=12)
-    for name in ("f", "i"):
-        assert (column(schema, name).minimum, column(schema, name).maximum) == expected
+    assert (column(schema, "f").minimum, column(schema, "f").maximum) == pytest.approx(floats)
+    assert (column(schema, "i").minimum, column(schema, "i").maximum) == integers
 
 
 def test_an_extreme_outlier_is_not_revealed():
@@ -374,13 +390,13 @@ def test_an_extreme_outlier_is_not_revealed():
         assert "987654" not in text and str(2**40 + 12345) not in text
         for name in ("x", "k"):
             a, b = column(without_schema, name), column(with_schema, name)
-            assert is_bucket_bound(b.minimum) and is_bucket_bound(b.maximum)
+            assert is_bucket_bound(b.minimum, name == "k") and is_bucket_bound(b.maximum, name == "k")
             assert b.maximum < 2**20  # the outlier's bucket [2^19, 2^20) was not kept
             # same noise, neighbouring data: the one record moves nothing
             assert (a.minimum, a.maximum) == (b.minimum, b.maximum)
 
 
-def test_negative_values_give_negative_power_of_two_bounds():
+def test_negative_values_give_negative_bucket_bounds():
     rng = np.random.default_rng(4)
     frame = pd.DataFrame({"t": np.round(rng.normal(-20.0, 3.0, 4000), 2)})
     schema, _ = dp_schema(frame, params_for(), seed=9)
@@ -418,7 +434,7 @@ def test_a_group_contributes_one_record_however_many_rows_it_has():
     # control: with records as units the same 1,000 rows are a frequent value and a kept bucket
     plain, _ = dp_schema(frame, params_for(), seed=21)
     assert "Xanadu" in column(plain, "city").categories
-    assert column(plain, "amount").maximum >= 2**23
+    assert column(plain, "amount").maximum >= 5_000_000  # its bucket is kept
 
 
 def test_dp_schema_refuses_without_dp():

@@ -7,15 +7,18 @@ exact min/max, which reveals rare values and extremes of the training data. Here
   ``nullable`` is always true; float columns allow ``FLOAT_DECIMALS`` decimals; a column given in
   ``public_domains`` uses the declared categories or ``(minimum, maximum)``.
 * **boolean** columns (bool dtype): no estimate needed.
-* **numeric** columns: a histogram over a **public, finite** set of signed log2 magnitude buckets
-  (``[2^e, 2^(e+1))`` and its negative, ``e`` in ``[MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP]``, plus a
-  near-zero bucket) with discrete Laplace noise ``P(Z = k) ∝ exp(−ε_c |k|)`` on each count (one
-  record is in one bucket: ε_c-DP, no δ since the domain is public). Buckets whose noisy count
-  reaches ``ceil(ln(K / β) / ε_c)`` (K buckets, β = ``SPURIOUS_BUCKET_PROBABILITY``) are kept, and
-  ``[lo, hi]`` spans them, widened by ``MARGIN`` (post-processing). Resolution is a power of two on
-  purpose: the bounds never reveal an extreme, and novel plausible values stay valid. When nothing
-  is kept (too little budget for the data size), the column has no bounds: the schema becomes
-  permissive rather than wrong.
+* **numeric** columns: a histogram over a **public, finite** set of signed magnitude buckets, four
+  per octave (``[2^(k/4), 2^((k+1)/4))`` and its negative, ``k/4`` in ``[MAGNITUDE_MIN_EXP,
+  MAGNITUDE_MAX_EXP]``, plus a near-zero bucket) with discrete Laplace noise ``P(Z = k) ∝ exp(−ε_c |k|)``
+  on each count (one record is in one bucket: ε_c-DP, no δ since the domain is public). Buckets whose
+  noisy count reaches ``ceil(ln(K / β) / ε_c)`` (K buckets, β = ``SPURIOUS_BUCKET_PROBABILITY``) are
+  kept, and ``[lo, hi]`` spans them (integer columns: the integers inside). The bounds never reveal
+  an extreme (they are bucket edges, 19 % apart) and stay within one bucket of the data's range: a
+  generator that samples a few values far outside the real range is punished hard by scorers that
+  bin numbers over the synthetic range (one education year of 34 among 24,421 rows dropped an
+  SDMetrics pair score from 0.99 to 0.01), so there is no widening margin. When nothing is kept
+  (too little budget for the data size), the column has no bounds: the schema becomes permissive
+  rather than wrong.
 * **text** columns: a thresholded histogram with **discrete** Laplace noise (no floating-point
   attack surface): ``c̃_v = c_v + Z``, ``P(Z = k) ∝ exp(−ε_h |k|)``; a value is kept iff
   ``c̃_v >= τ`` with ``τ = 1 + ceil( ln(1 / (δ_h (1 + e^{−ε_h}))) / ε_h )``. Removing a unit changes
@@ -55,9 +58,9 @@ from ..errors import UserInputError
 from ..schema import ColumnSchema, TableSchema
 from .accounting import split_budget
 
-MARGIN = 2.0  # bounds are widened by this factor (post-processing): plausible novel values stay valid
+MARGIN = 2.0  # string length bounds are widened by this factor (post-processing)
 FLOAT_DECIMALS = 6
-CATEGORICAL_COVERAGE = 0.9
+CATEGORICAL_COVERAGE = 0.75  # kept values covering less: a string column (free text, identifiers)
 HISTOGRAM_SHARE = 0.75  # of a text column's ε_c: the value histogram; the rest bounds string lengths
 MAX_CATEGORIES = 1000
 
@@ -83,7 +86,8 @@ def dp_histogram(values: pd.Series, epsilon: float, delta: float, rng: np.random
     return {key: int(c) for key, c in zip(keys, noisy, strict=True) if c >= tau}
 
 
-MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP = -20, 62  # |x| buckets [2^e, 2^(e+1)) for e in this range
+MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP = -20, 62  # |x| buckets from 2^MIN to 2^(MAX+1)
+STEPS_PER_OCTAVE = 4  # buckets [2^(k/4), 2^((k+1)/4)): bounds within 19 % of the data's range
 LENGTH_MAX_EXP = 17  # length buckets 0, [1, 2), [2, 4), ..., [2^17, 2^18)
 SPURIOUS_BUCKET_PROBABILITY = 0.05  # accuracy target of the bucket threshold (post-processing)
 
@@ -94,15 +98,22 @@ def bucket_threshold(epsilon: float, n_buckets: int) -> int:
 
 
 def magnitude_buckets(values: np.ndarray) -> np.ndarray:
-    """Bucket of each value: 0 for ``|x| < 2^MIN``, else ``±(e − MIN + 1)`` for ``|x| ∈ [2^e, 2^(e+1))``."""
+    """Bucket of each value: 0 for ``|x| < 2^MIN``, else ``±(k − 4·MIN + 1)`` for ``|x| ∈ [2^(k/4), 2^((k+1)/4))``."""
     x = np.asarray(values, dtype=float)
     magnitude = np.abs(x)
     with np.errstate(divide="ignore"):
-        exponent = np.floor(np.log2(np.where(magnitude > 0, magnitude, 1.0)))
-    exponent = np.clip(exponent, MAGNITUDE_MIN_EXP - 1, MAGNITUDE_MAX_EXP)
-    index = (exponent - MAGNITUDE_MIN_EXP + 1).astype(int)
+        step = np.floor(np.log2(np.where(magnitude > 0, magnitude, 1.0)) * STEPS_PER_OCTAVE)
+    low_step, high_step = MAGNITUDE_MIN_EXP * STEPS_PER_OCTAVE, (MAGNITUDE_MAX_EXP + 1) * STEPS_PER_OCTAVE - 1
+    step = np.clip(step, low_step - 1, high_step)
+    index = (step - low_step + 1).astype(int)
     index[magnitude < 2.0**MAGNITUDE_MIN_EXP] = 0
     return np.sign(x).astype(int) * index
+
+
+def magnitude_domain() -> list[int]:
+    """Every bucket :func:`magnitude_buckets` can return (the public domain of the histogram)."""
+    top = (MAGNITUDE_MAX_EXP + 1 - MAGNITUDE_MIN_EXP) * STEPS_PER_OCTAVE + 1
+    return list(range(-top, top + 1))
 
 
 def noisy_kept_buckets(
@@ -120,8 +131,8 @@ def _bucket_edges(bucket: int) -> tuple[float, float]:
     """``[low, high)`` of a magnitude bucket (signed)."""
     if bucket == 0:
         return 0.0, 0.0
-    e = abs(bucket) + MAGNITUDE_MIN_EXP - 1
-    low, high = 2.0**e, 2.0 ** (e + 1)
+    k = abs(bucket) + MAGNITUDE_MIN_EXP * STEPS_PER_OCTAVE - 1
+    low, high = 2.0 ** (k / STEPS_PER_OCTAVE), 2.0 ** ((k + 1) / STEPS_PER_OCTAVE)
     return (low, high) if bucket > 0 else (-high, -low)
 
 
@@ -138,20 +149,26 @@ def _one_record_per_unit(train: pd.DataFrame, group_by: str | None, rng: np.rand
 def _numeric_range(
     values: np.ndarray, epsilon: float, is_int: bool, rng: np.random.Generator
 ) -> tuple[float | None, float | None]:
-    """``[lo, hi]`` from the kept magnitude buckets, widened by ``MARGIN`` (None, None: nothing kept)."""
-    domain = list(
-        range(-(MAGNITUDE_MAX_EXP - MAGNITUDE_MIN_EXP + 2), MAGNITUDE_MAX_EXP - MAGNITUDE_MIN_EXP + 3)
-    )
-    kept = noisy_kept_buckets(magnitude_buckets(values), domain, epsilon, rng)
+    """``[lo, hi]`` spanned by the kept magnitude buckets (None, None: nothing kept)."""
+    kept = noisy_kept_buckets(magnitude_buckets(values), magnitude_domain(), epsilon, rng)
     if not kept:
         return None, None
-    low = min(_bucket_edges(b)[0] for b in kept)
-    high = max(_bucket_edges(b)[1] for b in kept)
-    lo = low * MARGIN if low < 0 else low / MARGIN
-    hi = high * MARGIN if high > 0 else high / MARGIN
     if is_int:
-        return float(math.floor(lo)), float(math.ceil(hi))
-    return lo, hi
+        spans = [s for s in (_bucket_integers(b) for b in kept) if s[0] <= s[1]]
+        if not spans:
+            return None, None
+        return float(min(s[0] for s in spans)), float(max(s[1] for s in spans))
+    return min(_bucket_edges(b)[0] for b in kept), max(_bucket_edges(b)[1] for b in kept)
+
+
+def _bucket_integers(bucket: int) -> tuple[int, int]:
+    """Smallest and largest integer in a magnitude bucket (``[low, high)``, or ``(−high, −low]``)."""
+    low, high = _bucket_edges(bucket)
+    if bucket == 0:
+        return 0, 0
+    if bucket > 0:
+        return math.ceil(low), math.ceil(high) - 1
+    return math.floor(low) + 1, math.floor(high)
 
 
 def _length_bound(lengths: np.ndarray, epsilon: float, rng: np.random.Generator) -> int | None:
@@ -261,7 +278,7 @@ def dp_schema(
                 )
             )
             mechanisms[name] = {
-                "mechanism": "thresholded discrete-Laplace histogram of log2 magnitude buckets",
+                "mechanism": "thresholded discrete-Laplace histogram of magnitude buckets (4 per octave)",
                 "epsilon": eps_column,
                 "delta": 0.0,
             }

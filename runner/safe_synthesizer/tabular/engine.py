@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..progress import NullProgress, Progress
 from ..schema import TableSchema
-from .generate import FieldGenerationResult, generate_field_records
+from .generate import DP_MIN_PROB, FieldGenerationResult, generate_field_records
 from .model import build_model, load_model, save_model, size_model
 from .tokenizer import FieldTokenizer, fit_tokenizer
 from .train import FieldTrainingResult, plan_training, train_field_model
@@ -221,6 +221,7 @@ def generate_field_engine(
         device=device,
         progress=progress,
         should_stop=should_stop,
+        min_prob=DP_MIN_PROB if card.get("dp") else 0.0,
     )
     specs_path = model_dir / "pii_columns.json"
     specs = specs_from_dict(json.loads(specs_path.read_text(encoding="utf-8"))) if specs_path.exists() else {}

@@ -69,6 +69,7 @@ class TokenizerSettings:
     coarse_bins: int = 48
     fine_bins: int = 48
     max_exact_levels: int = 128
+    dp_max_exact_levels: int = 64  # DP: integer columns whose DP range holds at most this many values
     point_mass_share: float = 0.01
     rare_min_count: int = 3
     max_levels: int = 2000
@@ -191,14 +192,19 @@ def _fit_numeric(
     codec = ColumnCodec(name=name, kind="numeric", integer=integer, decimals=decimals, nullable=nullable)
     present = numbers[~np.isnan(numbers)]
     if bounds is not None:
-        # DP: data-independent equal-width edges between the DP bounds.
+        # DP: a data-independent vocabulary from the DP bounds: every integer when there are few
+        # (few tokens: each gets more of the noisy gradient's signal), else zero exact when
+        # the range holds it (a common point mass: capital gains are 0 in 92 % of Adult's rows)
+        # and equal-width edges.
         low, high = bounds
         codec.minimum, codec.maximum = float(low), float(high)
-        if integer and high - low + 1 <= settings.max_exact_levels:
+        if integer and high - low + 1 <= settings.dp_max_exact_levels:
             codec.exact_values = [float(v) for v in np.arange(math.ceil(low), math.floor(high) + 1)]
             codec.fine_bins = 1
             codec.fine_edges = []
             return codec
+        if low <= 0.0 <= high:
+            codec.exact_values = [0.0]
         codec.coarse_edges = list(np.linspace(low, high, settings.coarse_bins + 1))
         codec.fine_bins = settings.fine_bins
         codec.fine_edges = [
@@ -595,9 +601,13 @@ def fit_tokenizer(
         series = frame[name]
         domain = (dp_domains or {}).get(str(name))
         codecs.append(_fit_column(str(name), series, settings, domain, dp=dp_domains is not None))
-    order = [i for i, c in enumerate(codecs) if c.kind != "text"] + [
-        i for i, c in enumerate(codecs) if c.kind == "text"
-    ]
+    tabular = [i for i, c in enumerate(codecs) if c.kind != "text"]
+    if dp_domains is not None:
+        # DP: small vocabularies first (sizes come from the DP schema, so the order is public). The
+        # first position's distribution is its output bias alone, whose clipped, noisy gradient
+        # is spread over its tokens: a 249-token age column first came out nearly uniform.
+        tabular.sort(key=lambda i: codecs[i].size)
+    order = tabular + [i for i, c in enumerate(codecs) if c.kind == "text"]
     start = FIRST_FIELD_TOKEN
     for index in order:
         codecs[index].start = start
