@@ -74,7 +74,8 @@ class TokenizerSettings:
     rare_min_count: int = 3
     max_levels: int = 2000
     text_min_rows: int = 5
-    max_text_tokens: int = 48
+    max_text_tokens: int = 32
+    max_text_pieces: int = 400  # word pieces per text column (the most frequent; rarer words are dropped)
     text_words_min: float = 2.5  # mean words per value from which a string column is natural language
 
 
@@ -297,7 +298,10 @@ def _fit_text(name: str, series: pd.Series, settings: TokenizerSettings, dp: boo
             for piece in set(TEXT_PIECE.findall(value)):
                 if len(piece) > 1:
                     rows_per_piece[piece] = rows_per_piece.get(piece, 0) + 1
-        pieces = sorted(p for p, c in rows_per_piece.items() if c >= settings.text_min_rows)
+        frequent = sorted((c, p) for p, c in rows_per_piece.items() if c >= settings.text_min_rows)
+        # the most frequent pieces only: every text position has an output slice over the whole
+        # vocabulary, and those logits (positions x vocabulary) are the cost of a text column
+        pieces = sorted(p for _, p in frequent[-settings.max_text_pieces :]) if frequent else []
     chars = sorted(set(PRINTABLE) | ({c for v in present.head(20000) for c in v} if not dp else set()))
     labels = [END_LABEL, NA_LABEL] + chars + pieces
     lengths = present.map(lambda v: len(_text_pieces(v, set(pieces)))) if len(present) else pd.Series([1])
