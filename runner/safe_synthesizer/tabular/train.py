@@ -175,9 +175,7 @@ def calibrate_output_bias(model: Any, tokens: Any, iterations: int = 30, chunk: 
             a, b = model.offsets[q], model.offsets[q + 1]
             if size < 2:
                 continue
-            logits = torch.nn.functional.linear(
-                hidden, model.out.weight[a:b] * model.out.mask[a:b], model.out.bias[a:b]
-            )
+            logits = model.position_logits(hidden, q)
             target = torch.bincount(tokens[:, q] - start, minlength=size).float() / len(tokens)
             shift = torch.zeros(size, device=logits.device)
             log_target = torch.log(target.clamp(min=1e-7))  # never-seen tokens: pushed towards 0
