@@ -4,6 +4,11 @@
 2. The two offline CPU models on the same examples: training records/s and tokens/s.
 3. The whole demo job (``make demo`` settings) in a child process: stage timings, training
    records/s and tokens/s, generation valid records/s, valid fraction, scores and peak RSS.
+4. CPU threads (issue 18): field-token training steps/s on the demo data with torch's default
+   threads (every core, spinning OpenMP waits: "before") and with the runner's sizing
+   (``threads.configure_threads()`` then ``field_engine_threads`` for the table: "after"), each alone and beside one other
+   CPU-bound process (a busy loop). Each figure comes from a fresh child process, because OpenMP
+   reads its settings once when it starts.
 """
 
 from __future__ import annotations
@@ -129,17 +134,114 @@ def demo_run(output: Path) -> None:
     print(f"  peak RSS                  {peak_mb:8.0f} MB")
 
 
+def contention_child(mode: str, steps: int, data: Path) -> None:
+    """One measurement (run in a fresh process): prints ``steps_per_second threads``."""
+    if mode in ("after", "usable"):
+        from safe_synthesizer.threads import configure_threads, field_engine_threads
+
+        configure_threads()  # what the pipeline does first: every usable CPU, passive waits
+    import torch
+
+    from safe_synthesizer.tabular.model import build_model, layout_of, size_model
+    from safe_synthesizer.tabular.tokenizer import fit_tokenizer
+    from safe_synthesizer.tabular.train import token_matrix
+
+    frame = pd.read_csv(data)
+    tokenizer = fit_tokenizer(frame)
+    tokens = token_matrix(tokenizer.encode(frame))
+    if mode == "after":  # what the field engine then does for this table (threads.field_engine_threads)
+        logits = sum(size for _, size in layout_of(tokenizer))
+        torch.set_num_threads(field_engine_threads(logits_per_record=logits))
+    model = build_model(tokenizer, size_model(len(frame), tokens.shape[1]), seed=0)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        batch = tokens[torch.randint(0, len(tokens), (256,), generator=generator)]
+        loss = model.per_record_loss(batch).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(5):  # warm-up: allocator and OpenMP pool
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    print(f"{steps / (time.perf_counter() - start):.3f} {torch.get_num_threads()}")
+
+
+def thread_contention(steps: int, data: Path) -> None:
+    """Steps/s before and after the thread sizing, alone and beside one busy process."""
+    import os
+
+    print(f"field-token training, {steps} steps of 256 records of {data.name} (steps/s; higher is better):")
+    print(f"  {'':<28}{'alone':>10}{'beside 1 busy':>16}  threads")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    env.pop("SAFE_SYNTH_THREADS", None)
+    modes = (
+        ("before", "torch default (before)"),
+        ("usable", "all usable CPUs, passive"),
+        ("after", "runner sizing (after)"),
+    )
+    for mode, label in modes:
+        figures, threads = [], "?"
+        for busy in (False, True):
+            neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--contention-child",
+                        mode,
+                        "--steps",
+                        str(steps),
+                        "--contention-data",
+                        str(data),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                ).stdout.split()
+            finally:
+                if neighbour is not None:
+                    neighbour.kill()
+                    neighbour.wait()
+            figures.append(float(out[0]))
+            threads = out[1]
+        print(f"  {label:<28}{figures[0]:>10.2f}{figures[1]:>16.2f}  {threads}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--contention-steps", type=int, default=60)
+    parser.add_argument("--only-threads", action="store_true", help="only section 4 (CPU threads)")
+    parser.add_argument(
+        "--contention-data",
+        type=Path,
+        default=DEMO / "adult_pii_demo.csv",
+        help="CSV for section 4 (default: the demo table; e.g. build/bench-quality/adult/train.csv)",
+    )
+    parser.add_argument("--contention-child", choices=("before", "usable", "after"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.contention_child:
+        contention_child(args.contention_child, args.steps, args.contention_data)
+        return 0
+    if args.only_threads:
+        thread_contention(args.contention_steps, args.contention_data)
+        return 0
     frame = pd.read_csv(DEMO / "adult_pii_demo.csv")
     token_costs(frame)
     model_speed(frame, args.steps)
     if not args.skip_demo:
         with tempfile.TemporaryDirectory() as tmp:
             demo_run(Path(tmp) / "out")
+    thread_contention(args.contention_steps, args.contention_data)
     return 0
 
 

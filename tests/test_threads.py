@@ -57,3 +57,20 @@ def test_field_engine_uses_half_the_cpus():
     assert field_engine_threads(1) == 1
     assert field_engine_threads(2) == 1
     assert field_engine_threads(8) == 4
+
+
+def test_field_engine_uses_every_cpu_for_wide_records(monkeypatch):
+    from safe_synthesizer.threads import WIDE_LOGITS, field_engine_threads
+
+    monkeypatch.delenv("SAFE_SYNTH_THREADS", raising=False)
+    assert field_engine_threads(2, logits_per_record=WIDE_LOGITS - 1) == 1
+    assert field_engine_threads(2, logits_per_record=WIDE_LOGITS) == 2
+    assert field_engine_threads(8, logits_per_record=20_000) == 8
+
+
+def test_override_wins_for_the_field_engine(monkeypatch):
+    from safe_synthesizer.threads import field_engine_threads
+
+    monkeypatch.setenv("SAFE_SYNTH_THREADS", "3")
+    assert field_engine_threads() == 3
+    assert field_engine_threads(logits_per_record=50_000) == 3

@@ -319,6 +319,8 @@ def _run(
             schema_ledger = summary.get("privacy", {}).get("schema")
             summary["privacy"] = {**field_result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
         plan = field_result.plan
+        if plan.get("cpu_threads"):
+            summary["cpu_threads"] = plan["cpu_threads"]
         resolved.batch_size = int(plan["batch_size"])
         resolved.learning_rate = float(plan["learning_rate"])
         resolved.num_input_records_to_sample = int(plan["max_epochs"] * len(train))
@@ -552,9 +554,6 @@ def _train_field_stage(
 
     from .generation.pii_fill import pii_column_entities
     from .tabular.engine import train_field_engine
-    from .threads import configure_threads, field_engine_threads
-
-    summary["cpu_threads"] = configure_threads(field_engine_threads()) if device == "cpu" else None
 
     training = params.training
     explicit = training.model_fields_set

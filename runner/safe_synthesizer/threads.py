@@ -6,9 +6,17 @@
 default (every core of the node) makes small kernels many times slower when the CPUs are shared.
 ``SAFE_SYNTH_THREADS`` overrides the figure.
 
-The field-token engine's kernels are small (a batch of 256 records × a few hundred features): one
-thread per two usable CPUs (:func:`field_engine_threads`) measured 0.023-0.040 s per step beside
-other CPU-bound processes on 2 cores, against 0.07-0.16 s with 2 threads.
+The field-token engine's kernels are mostly small (a batch of 256 records × a few hundred
+features): :func:`field_engine_threads` gives it one thread per two usable CPUs, and all usable
+CPUs only when a record has at least ``WIDE_LOGITS`` output logits (long free-text columns), where
+the work per step is large enough to split. ``make bench-pipeline`` (section 4) on 2 idle cores,
+steps/s alone / beside one busy process (2026-12-02):
+
+- Adult, 605 logits per record: torch default (2 threads, spinning waits) 36.3 / 10.0; 2 threads
+  with passive waits 24.8 / 26.4; 1 thread (the runner's choice) 33.9 / 33.7.
+- loans, 5,683 logits: 4.36 / 1.20; 2.28 / 2.23; 1 thread (runner) 2.69 / 2.76.
+- the demo table with every column, 17,818 logits: 1.29 / 0.42; 2 threads passive (runner)
+  1.20 / 0.79; 1 thread 0.80 / 0.72.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import os
 from pathlib import Path
 
 ENV_OVERRIDE = "SAFE_SYNTH_THREADS"
+WIDE_LOGITS = 8192  # output logits per record from which the field engine uses every usable CPU
 
 
 def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -74,7 +83,11 @@ def configure_threads(count: int | None = None) -> int:
     return n
 
 
-def field_engine_threads(cpus: int | None = None) -> int:
-    """Threads for the field-token engine: half the usable CPUs, at least 1 (module docstring)."""
+def field_engine_threads(cpus: int | None = None, logits_per_record: int = 0) -> int:
+    """Threads for the field-token engine (module docstring): every usable CPU when a record has at
+    least ``WIDE_LOGITS`` output logits, else half of them; at least 1. ``SAFE_SYNTH_THREADS``
+    (through :func:`usable_cpus`) is taken as is."""
     n = cpus or usable_cpus()
-    return max(1, n // 2)
+    if os.environ.get(ENV_OVERRIDE) and cpus is None:
+        return n
+    return n if logits_per_record >= WIDE_LOGITS else max(1, n // 2)

@@ -30,7 +30,7 @@ import pandas as pd
 from ..progress import NullProgress, Progress
 from ..schema import TableSchema
 from .generate import DP_MIN_PROB, FieldGenerationResult, generate_field_records
-from .model import build_model, load_model, save_model, size_model
+from .model import build_model, layout_of, load_model, save_model, size_model
 from .tokenizer import FieldTokenizer, fit_tokenizer
 from .train import FieldTrainingResult, plan_training, train_field_model
 
@@ -139,6 +139,7 @@ def train_field_engine(
     progress.update("train", 0, None, f"fitting the field tokenizer on {modelled.shape[1]} columns")
     tokenizer = fit_tokenizer(modelled, dp_domains=dp_domains_from_schema(schema) if dp else None)
     rows = tokenizer.encode(modelled)
+    cpu_threads = _size_cpu_threads(tokenizer) if device == "cpu" else None
     shape = size_model(len(rows), len(tokenizer.positions), device, dp=dp)
     model = build_model(tokenizer, shape, seed)
     plan = plan_training(
@@ -182,8 +183,25 @@ def train_field_engine(
         "dp": bool(dp),
     }
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
-    result.plan = {**result.plan, "model_shape": shape.to_dict(), "vocab_size": tokenizer.vocab_size}
+    result.plan = {
+        **result.plan,
+        "model_shape": shape.to_dict(),
+        "vocab_size": tokenizer.vocab_size,
+        "cpu_threads": cpu_threads,
+    }
     return result
+
+
+def _size_cpu_threads(tokenizer: FieldTokenizer) -> int:
+    """Set torch's thread count for this table's step size (``threads.field_engine_threads``)."""
+    import torch
+
+    from ..threads import field_engine_threads
+
+    logits = sum(size for _, size in layout_of(tokenizer))
+    threads = field_engine_threads(logits_per_record=logits)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def is_field_model(directory: Path) -> bool:
