@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -134,7 +135,39 @@ def demo_run(output: Path) -> None:
     print(f"  peak RSS                  {peak_mb:8.0f} MB")
 
 
-def contention_child(mode: str, steps: int, data: Path) -> None:
+def _llm_step(frame: pd.DataFrame) -> Any:
+    """One training step of the built-in tiny-llama (the LLM path's CPU model): 8 one-record
+    examples, full fine-tuning as on CPU."""
+    import torch
+
+    from safe_synthesizer.models import BUILTIN_TINY_LLAMA, load_base_model
+    from safe_synthesizer.schema import infer_schema
+    from safe_synthesizer.serialization import encode_records, prompt_text
+    from safe_synthesizer.training import collate
+
+    schema = infer_schema(frame)
+    loaded = load_base_model(BUILTIN_TINY_LLAMA, device="cpu")
+    model, tok = loaded.model, loaded.tokenizer
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    prompt = tok(prompt_text(schema), add_special_tokens=False)["input_ids"]
+    lines = encode_records(frame.head(800), schema)
+    ids = [prompt + tok(line + "\n", add_special_tokens=False)["input_ids"] for line in lines]
+    cursor = [0]
+
+    def step() -> None:
+        start = cursor[0] % (len(ids) - 8)
+        cursor[0] += 8
+        batch = collate(ids[start : start + 8], ids[start : start + 8], tok.pad_token_id or 0)
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    return step
+
+
+def contention_child(mode: str, steps: int, data: Path, engine: str = "field") -> None:
     """One measurement (run in a fresh process): prints ``steps_per_second threads``."""
     if mode in ("after", "usable"):
         from safe_synthesizer.threads import configure_threads, field_engine_threads
@@ -147,22 +180,25 @@ def contention_child(mode: str, steps: int, data: Path) -> None:
     from safe_synthesizer.tabular.train import token_matrix
 
     frame = pd.read_csv(data)
-    tokenizer = fit_tokenizer(frame)
-    tokens = token_matrix(tokenizer.encode(frame))
-    if mode == "after":  # what the field engine then does for this table (threads.field_engine_threads)
-        logits = sum(size for _, size in layout_of(tokenizer))
-        torch.set_num_threads(field_engine_threads(logits_per_record=logits))
-    model = build_model(tokenizer, size_model(len(frame), tokens.shape[1]), seed=0)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(0)
+    if engine == "llm":
+        step = _llm_step(frame)
+    else:
+        tokenizer = fit_tokenizer(frame)
+        tokens = token_matrix(tokenizer.encode(frame))
+        if mode == "after":  # what the field engine then does for this table (field_engine_threads)
+            logits = sum(size for _, size in layout_of(tokenizer))
+            torch.set_num_threads(field_engine_threads(logits_per_record=logits))
+        model = build_model(tokenizer, size_model(len(frame), tokens.shape[1]), seed=0)
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        generator = torch.Generator().manual_seed(0)
 
-    def step() -> None:
-        batch = tokens[torch.randint(0, len(tokens), (256,), generator=generator)]
-        loss = model.per_record_loss(batch).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        def step() -> None:
+            batch = tokens[torch.randint(0, len(tokens), (256,), generator=generator)]
+            loss = model.per_record_loss(batch).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
     for _ in range(5):  # warm-up: allocator and OpenMP pool
         step()
@@ -172,11 +208,14 @@ def contention_child(mode: str, steps: int, data: Path) -> None:
     print(f"{steps / (time.perf_counter() - start):.3f} {torch.get_num_threads()}")
 
 
-def thread_contention(steps: int, data: Path) -> None:
+def thread_contention(steps: int, data: Path, engine: str = "field") -> None:
     """Steps/s before and after the thread sizing, alone and beside one busy process."""
     import os
 
-    print(f"field-token training, {steps} steps of 256 records of {data.name} (steps/s; higher is better):")
+    what = (
+        "field-token training, batches of 256" if engine == "field" else "tiny-llama training, batches of 8"
+    )
+    print(f"{what}, {steps} steps on {data.name} (steps/s; higher is better):")
     print(f"  {'':<28}{'alone':>10}{'beside 1 busy':>16}  threads")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     env.pop("SAFE_SYNTH_THREADS", None)
@@ -227,13 +266,14 @@ def main() -> int:
         default=DEMO / "adult_pii_demo.csv",
         help="CSV for section 4 (default: the demo table; e.g. build/bench-quality/adult/train.csv)",
     )
+    parser.add_argument("--contention-engine", choices=("field", "llm"), default="field")
     parser.add_argument("--contention-child", choices=("before", "usable", "after"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contention_child:
-        contention_child(args.contention_child, args.steps, args.contention_data)
+        contention_child(args.contention_child, args.steps, args.contention_data, args.contention_engine)
         return 0
     if args.only_threads:
-        thread_contention(args.contention_steps, args.contention_data)
+        thread_contention(args.contention_steps, args.contention_data, args.contention_engine)
         return 0
     frame = pd.read_csv(DEMO / "adult_pii_demo.csv")
     token_costs(frame)
@@ -242,6 +282,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             demo_run(Path(tmp) / "out")
     thread_contention(args.contention_steps, args.contention_data)
+    thread_contention(args.contention_steps, args.contention_data, "llm")
     return 0
 
 
