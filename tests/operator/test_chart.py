@@ -4,6 +4,7 @@ cluster-bins`; skipped without it (the cluster tests also install the chart for 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -132,3 +133,48 @@ def test_chart_crd_is_the_generated_one() -> None:
     assert (CHART / "crds" / "safesynthesizer.io_safesynthesizerjobs.yaml").read_text() == (
         ROOT / "crds" / "safesynthesizer.io_safesynthesizerjobs.yaml"
     ).read_text()
+
+
+def _template(*sets: str) -> subprocess.CompletedProcess[str]:
+    args = [_helm(), "template", "ssj", str(CHART), "--namespace", "safe-synthesizer"]
+    for value in sets:
+        args += ["--set", value]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+
+def test_values_schema_accepts_the_defaults_and_every_documented_key() -> None:
+    """values.yaml (every key set) validates; so do typical overrides of each type."""
+    assert json.loads((CHART / "values.schema.json").read_text())["additionalProperties"] is False
+    result = _template(
+        "jobs.resources.cpu=8",
+        "jobs.resources.memory=32Gi",
+        "jobs.resources.gpuMemory=40Gi",
+        "jobs.serviceAccount.namespaces={data-team}",
+        "operator.logFormat=plain",
+        "metrics.enabled=false",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("sets", "complaint"),
+    [
+        (("jobs.s3.endpont=http://minio:9000",), "'endpont' not allowed"),
+        (("operator.resyncSecond=5",), "'resyncSecond' not allowed"),
+        (("watchNamespace={team-a}",), "'watchNamespace' not allowed"),
+        (("jobs.progressReporting=maybe",), "want boolean"),
+        (("operator.logFormat=xml",), "logFormat"),
+        (("jobs.resources.gpuMemory=40GB",), "gpuMemory"),
+    ],
+)
+def test_values_schema_refuses_misspelt_keys_and_wrong_types(sets: tuple[str, ...], complaint: str) -> None:
+    result = _template(*sets)
+    assert result.returncode != 0, f"{sets} rendered without error"
+    assert complaint in result.stderr, result.stderr
+    lint = subprocess.run(
+        [_helm(), "lint", str(CHART), *[a for s in sets for a in ("--set", s)]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert lint.returncode != 0 and complaint in lint.stdout + lint.stderr
