@@ -9,6 +9,9 @@
   ``pretrainedModelJob`` that just finished;
 * ``on.event`` of our child Jobs (label ``app.kubernetes.io/managed-by=safe-synthesizer-operator``):
   reconcile the owning CR, so pod start, success and failure show up at once;
+* ``on.event`` of our runner pods (same label, filtered server-side like the Jobs): a cancelled
+  run's pod that terminated (its DELETED event carries the last status) hands the partial results
+  its runner published to the CR's status;
 * the operator timer (an asyncio task started on startup, ticking every second): requeues that a
   reconcile asked for (waiting on a pretrained job, ``ttlSecondsAfterFinished``) and a resync of
   every unfinished CR every ``SSO_RESYNC_SECONDS``.
@@ -120,6 +123,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logg
         # A fixed namespace list: no cluster-wide namespace/CRD observation, hence no cluster-scoped
         # RBAC (the chart's namespaced mode). The CRD must exist when the operator starts.
         settings.scanning.disabled = True
+    # Server-side label selectors: only our Jobs and runner pods are listed and watched.
+    ours_only = f"{LABEL_MANAGED_BY}={MANAGER}"
+    settings.watching.label_selectors["batch", "v1", "jobs"] = ours_only
+    settings.watching.label_selectors["v1", "pods"] = ours_only
 
     reconciler = Reconciler(KubeApi(make_api_client(pool_size=ours.max_workers * 2)), ours)
     runtime = Runtime(
@@ -202,3 +209,14 @@ def job_event(event: kopf.RawEvent, namespace: str, memo: kopf.Memo, **_: Any) -
     if owner is None or getattr(memo, "runtime", None) is None:
         return
     memo.runtime.run(namespace, owner["name"], "job")
+
+
+@kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGER})
+def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A runner pod changed or went away: a cancelled run's last words go to its CR's status."""
+    runtime = getattr(memo, "runtime", None)
+    if runtime is None:
+        return
+    key = runtime.reconciler.pod_event(event.get("object") or {})
+    if key is not None:
+        runtime.run(key[0], key[1], "pod")

@@ -7,7 +7,9 @@ requeue) calls :meth:`Reconciler.reconcile`, which
 2. for a finished CR (Succeeded/Failed) only applies ``ttlSecondsAfterFinished``;
 3. validates the spec with the runner's own models (``parse_document``): invalid → Failed,
    ``InvalidSpec`` with every error, a Warning event and no Job;
-4. ``spec.suspend: true`` → deletes the run's Job (pods get SIGTERM) → Cancelled;
+4. ``spec.suspend: true`` → deletes the run's Job (pods get SIGTERM) → Cancelled; the stopped
+   runner's termination message (kept from the pod watch, see :meth:`Reconciler.pod_event`) adds
+   the partial results it published to the status;
 5. otherwise makes sure exactly one Job exists for the current run: its deterministic name
    (:func:`jobs.job_name`) is created or, on ``409 AlreadyExists``, adopted after checking the
    owner uid; Jobs of other runs owned by the CR are deleted. ``pretrainedModelJob`` is resolved
@@ -54,6 +56,7 @@ class Known:
     finished_at: float | None = None  # epoch seconds of completionTime
     ttl: int | None = None
     waiting_on: Key | None = None
+    suspended: bool = False  # spec.suspend: its runner pod's last words are worth keeping
 
 
 class Reconciler:
@@ -75,6 +78,7 @@ class Reconciler:
         self._dirty: set[Key] = set()
         self._sa_cache: dict[Key, float] = {}
         self.known: dict[Key, Known] = {}
+        self._stopped: dict[Key, dict[str, Any]] = {}  # terminated runner pods of cancelled CRs
         self.last_success: float | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -91,6 +95,7 @@ class Reconciler:
         with self._guard:
             if deleted:
                 self.known.pop(key, None)
+                self._stopped.pop(key, None)
                 return self._waiters(key)
             entry = self.known.setdefault(key, Known())
             st = body.get("status") or {}
@@ -98,9 +103,45 @@ class Reconciler:
             finished = status.parse_time(st.get("completionTime"))
             entry.finished_at = finished.timestamp() if finished else None
             entry.ttl = (body.get("spec") or {}).get("ttlSecondsAfterFinished")
+            entry.suspended = bool((body.get("spec") or {}).get("suspend"))
             if entry.phase in status.FINISHED_PHASES:
                 return self._waiters(key)
         return []
+
+    def pod_event(self, pod: dict[str, Any]) -> Key | None:
+        """A runner pod changed or went away (the DELETED event carries its last status). When it
+        belongs to a suspended CR and its container has terminated with a message, keep the pod for
+        the reconcile, which links what the stopped runner published (the pod itself is about to
+        be deleted with its Job); returns the CR to reconcile. Cheap for every other pod event."""
+        meta = pod.get("metadata") or {}
+        pod_labels = meta.get("labels") or {}
+        name = pod_labels.get(jobs.LABEL_JOB)
+        if not name or not pod_labels.get(jobs.LABEL_JOB_UID):
+            return None
+        key = (meta.get("namespace") or "", name)
+        with self._guard:
+            entry = self.known.get(key)
+            if entry is None or not entry.suspended:
+                return None
+        if status.observe_pod(pod).termination_message is None:
+            return None
+        with self._guard:
+            self._stopped[key] = pod
+        return key
+
+    def _stopped_run(self, key: Key, owner: jobs.Owner, current: dict[str, Any]) -> dict[str, Any] | None:
+        """The kept terminated pod of the run this CR's status describes, if any."""
+        with self._guard:
+            pod = self._stopped.get(key)
+        if pod is None:
+            return None
+        pod_labels = (pod.get("metadata") or {}).get("labels") or {}
+        run = pod_labels.get(jobs.LABEL_RUN) or ""
+        if pod_labels.get(jobs.LABEL_JOB_UID) != owner.uid or not run.isdigit():
+            return None
+        if jobs.job_name(owner.name, owner.uid, int(run)) != current.get("jobName"):
+            return None  # a pod of an earlier run
+        return pod
 
     def _waiters(self, key: Key) -> list[Key]:
         return [k for k, v in self.known.items() if v.waiting_on == key]
@@ -204,7 +245,17 @@ class Reconciler:
                 self._delete_run(namespace, job)
             names = [j["metadata"]["name"] for j in owned]
             desired = status.cancelled_status(current, generation, now, names)
+            stopped = self._stopped_run((namespace, name), owner, current)
+            if stopped is not None:
+                desired = (
+                    status.cancelled_run_results(desired, status.observe_pod(stopped), generation, now)
+                    or desired
+                )
             self._write(cr, current, desired)
+            if stopped is not None:
+                with self._guard:
+                    if self._stopped.get((namespace, name)) is stopped:
+                        del self._stopped[(namespace, name)]
             return None
 
         desired_name = jobs.job_name(name, owner.uid, owner.generation)

@@ -13,7 +13,8 @@ Succeeded   Complete=True (+ PartialResults=True when the runner published parti
 Failed      Failed=True, reason = the runner's reason (InvalidInput, InvalidSpec, NoValidRecords,
             Transient, ...) or the Job's (BackoffLimitExceeded, DeadlineExceeded, JobDeleted, ...);
             ``results`` links what the failed run published (summary.json, logs.jsonl)
-Cancelled   Suspended=True (spec.suspend); Suspended=False reason Resumed once it re-runs
+Cancelled   Suspended=True (spec.suspend); Suspended=False reason Resumed once it re-runs;
+            ``results`` links what the stopped runner published (PartialResults, reason Cancelled)
 =========== ==================================================================================
 
 ``progress`` belongs to the runner (it patches it while running); the operator only clears it
@@ -349,7 +350,46 @@ def cancelled_status(
     if previous and previous.get("status") == "True":
         message = str(previous.get("message") or message)
     conditions = set_condition(conditions, "Suspended", "True", "Suspended", message, generation, now)
+    if current.get("phase") == CANCELLED and current.get("message"):
+        message = str(current["message"])  # may carry what the stopped runner published
     status.update(phase=CANCELLED, conditions=conditions, message=message, observedGeneration=generation)
+    return status
+
+
+def cancelled_run_results(
+    current: Mapping[str, Any], pod: PodObservation, generation: int | None, now: str
+) -> dict[str, Any] | None:
+    """A Cancelled status with what the stopped runner published (its termination message).
+
+    On SIGTERM the runner stops at the next step or batch, publishes what it has (summary.json,
+    logs.jsonl, partial data) and writes its termination message: ``results`` links it as for a
+    failed run, ``PartialResults=True`` (reason ``Cancelled``) carries the runner's message, and
+    ``message`` says both. None when the pod left no JSON termination message."""
+    info = parse_termination_message(pod.termination_message)
+    if info is None or not info.is_json:
+        return None
+    status = dict(current)
+    runner = info.message or info.reason or info.status or "stopped"
+    exit_code = f" (exit code {pod.exit_code})" if pod.exit_code is not None else ""
+    summary = f"{runner}{exit_code}"
+    conditions = set_condition(
+        list(current.get("conditions") or []),
+        "PartialResults",
+        "True" if info.results else "False",
+        "Cancelled",
+        f"the cancelled run published {len(info.results)} result(s): {summary}",
+        generation,
+        now,
+    )
+    base = str(current.get("message") or "spec.suspend is true: cancelled")
+    base = base.split("; the runner stopped:")[0]
+    status.update(
+        conditions=conditions,
+        results=info.results,
+        scores=info.scores,
+        epsilonSpent=info.epsilon_spent,
+        message=f"{base}; the runner stopped: {summary}"[:MAX_MESSAGE],
+    )
     return status
 
 

@@ -508,6 +508,13 @@ def test_suspend_cancels_resume_reruns_and_delete_removes_job_and_pods(
         60,
         "the runner pod",
     )
+    # the runner is under way (it reports progress once its SIGTERM handler is in place): a cancel
+    # now makes it stop and publish what it has
+    wait_for(
+        lambda: ((get_cr(api, ns, "long") or {}).get("status") or {}).get("progress"),
+        120,
+        "the runner's first progress report",
+    )
 
     release.cluster.kubectl(
         "patch", "ssj", "long", "-n", ns, "--type=merge", "-p", '{"spec":{"suspend":true}}'
@@ -517,6 +524,21 @@ def test_suspend_cancels_resume_reruns_and_delete_removes_job_and_pods(
     assert suspended["status"] == "True" and suspended["reason"] == "Suspended"
     wait_for(lambda: not jobs_of(release, uid), 60, "the Job to be deleted on suspend")
     wait_for(lambda: not pods_of(release, uid), 60, "the runner pod to stop on suspend")
+    # the stopped runner published what it had (summary, logs, adapter): the status links it
+    cr = wait_for(
+        lambda: (c := get_cr(api, ns, "long")) and c["status"].get("results") and c,
+        30,
+        "the cancelled run's partial results in the status",
+    )
+    assert cr["status"]["phase"] == "Cancelled"
+    urls = {r["id"]: r["url"] for r in cr["status"]["results"]}
+    assert {"summary", "logs"} <= set(urls), urls
+    bucket, key = s3_key(urls["summary"])
+    summary = json.loads(release.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert summary["status"] == "partial"
+    partial = condition(cr, "PartialResults")
+    assert partial["status"] == "True" and partial["reason"] == "Cancelled"
+    assert "the runner stopped" in cr["status"]["message"]
 
     release.cluster.kubectl(
         "patch", "ssj", "long", "-n", ns, "--type=merge", "-p", '{"spec":{"suspend":false}}'

@@ -287,3 +287,37 @@ def test_one_line_and_time_helpers() -> None:
     assert len(st.one_line("x" * 2000)) == st.MAX_EVENT_MESSAGE
     assert st.parse_time(NOW).isoformat() == "2026-01-02T03:04:05+00:00"
     assert st.parse_time("nonsense") is None
+
+
+CANCELLED_MESSAGE = json.dumps(
+    {
+        "status": "partial",
+        "results": [
+            {"id": "summary", "format": "json", "canonical": False, "url": "s3://b/o/summary.json"},
+            {"id": "logs", "format": "jsonl", "canonical": False, "url": "s3://b/o/logs.jsonl"},
+        ],
+        "message": "stopped by SIGTERM during training",
+    }
+)
+
+
+def test_cancelled_run_keeps_what_the_stopped_runner_published() -> None:
+    running = st.status_from_job({}, st.observe_job(job(active=1, ready=1, startTime=NOW)), 1, NOW)
+    cancelled = st.cancelled_status(running, 2, LATER, ["ssj-x-1"])
+    stopped = st.observe_pod(pod("Failed", terminated={"exitCode": 0, "message": CANCELLED_MESSAGE}))
+    kept = st.cancelled_run_results(cancelled, stopped, 2, LATER)
+    assert kept is not None and kept["phase"] == "Cancelled"
+    assert [r["url"] for r in kept["results"]] == ["s3://b/o/summary.json", "s3://b/o/logs.jsonl"]
+    partial = cond(kept, "PartialResults")
+    assert partial["status"] == "True" and partial["reason"] == "Cancelled"
+    assert "stopped by SIGTERM during training" in kept["message"] and "ssj-x-1" in kept["message"]
+    assert cond(kept, "Suspended")["status"] == "True"
+    # the next reconcile (resync) changes nothing: message and results stay
+    again = st.cancelled_status(kept, 2, LATER, [])
+    assert st.status_patch(kept, again) == {}
+    # a re-run clears them
+    rerun = st.new_run_status(kept, 3, LATER, resumed=True)
+    assert rerun["results"] == [] and "PartialResults" not in {c["type"] for c in rerun["conditions"]}
+    # a pod that left no JSON message adds nothing
+    tail = st.observe_pod(pod("Failed", terminated={"exitCode": 137, "message": "Killed"}))
+    assert st.cancelled_run_results(cancelled, tail, 2, LATER) is None

@@ -85,10 +85,11 @@ app.kubernetes.io/part-of: safe-synthesizer
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create, delete]
-# Read-only: pod state and termination messages; whether the job ServiceAccount exists.
+# Read-only: pod state and termination messages (watched: a cancelled run's last message comes
+# with its pod's deletion); whether the job ServiceAccount exists.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list]
+  verbs: [list, watch]
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get]
