@@ -12,7 +12,11 @@ Rules (recorded in ``summary.json`` under ``resolved_config``):
   short sequences train ~3x more tokens per second on CPU).
 * ``training.learning_rate``: ``auto`` → 5e-4 for LoRA, 1e-3 for the from-scratch tiny model.
 * ``training.rope_scaling_factor``: ``auto`` → ``ceil(longest example tokens / base context)``, at most 6
-  (against the model's own context, not NeMo's 12,288 constant).
+  (against the model's own ``max_position_embeddings``, not NeMo's 12,288 constant). The longest
+  example is measured with the model's tokenizer: the prompt plus the longest unit (a record, or a
+  whole group) plus EOS (:func:`safe_synthesizer.training.longest_example_tokens`); under DP the
+  DP schema's public record-width bound replaces the measurement. A factor above 1 is set on the
+  model as linear RoPE scaling and ``max_seq_length`` becomes ``base context x factor``.
 * ``training.use_unsloth``: always false here (unsloth is not used).
 * ``privacy.delta``: ``auto`` → ``1 / n^1.2`` with ``n`` the number of privacy units (records, or groups
   when grouping).
@@ -46,6 +50,12 @@ class ResolvedConfig:
     use_unsloth: bool = False
     device: str = "cpu"
     pretrained_model: str = ""
+    longest_example_tokens: int | None = None  # what rope "auto" was sized from (None: not measured)
+    attn_implementation: str | None = None  # what the model runs (model.config), None: not loaded
+    peft_implementation: str | None = None  # LORA | QLORA (4/8-bit base) | None: full training
+    quantization: str | None = None  # "4-bit nf4" | "8-bit" | None
+    max_vram_fraction: float | None = None  # training.max_vram_fraction as configured
+    max_vram_fraction_applied: bool = False  # torch.cuda.set_per_process_memory_fraction was called
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -71,6 +81,17 @@ def auto_delta(n_units: int) -> float:
     return 1.0 / max(n_units, 2) ** 1.2
 
 
+def rope_factor(
+    params: SafeSynthesizerParameters, longest_example_tokens: int | None, base_context: int
+) -> int:
+    """``training.rope_scaling_factor``: the explicit value, or ``auto`` sized from the longest example."""
+    factor = params.training.rope_scaling_factor
+    if not is_auto(factor):
+        return int(factor)
+    needed = longest_example_tokens or 0
+    return min(MAX_ROPE_FACTOR, max(1, math.ceil(needed / max(base_context, 1))))
+
+
 def resolve(
     params: SafeSynthesizerParameters,
     *,
@@ -81,8 +102,12 @@ def resolve(
     model_is_pretrained: bool = True,
     base_context: int = 2048,
     longest_example_tokens: int | None = None,
+    applied_rope_factor: int | None = None,
 ) -> ResolvedConfig:
-    """Resolve every ``auto`` of ``params`` for this data and model."""
+    """Resolve every ``auto`` of ``params`` for this data and model.
+
+    ``base_context``: the model's own context (``max_position_embeddings``); ``applied_rope_factor``:
+    the factor the loaded model really got (a model with its own RoPE scaling gets none)."""
     training = params.training
     seed = run_seed(params)
     if is_auto(training.num_input_records_to_sample):
@@ -96,11 +121,11 @@ def resolve(
         learning_rate = 5e-4 if model_is_pretrained else 1e-3
     else:
         learning_rate = float(training.learning_rate)
-    if is_auto(training.rope_scaling_factor):
-        needed = longest_example_tokens or 0
-        rope = min(MAX_ROPE_FACTOR, max(1, math.ceil(needed / max(base_context, 1))))
-    else:
-        rope = int(training.rope_scaling_factor)
+    rope = (
+        applied_rope_factor
+        if applied_rope_factor is not None
+        else rope_factor(params, longest_example_tokens, base_context)
+    )
     delta = None
     if params.privacy is not None and params.privacy.dp_enabled:
         delta = auto_delta(n_privacy_units) if is_auto(params.privacy.delta) else float(params.privacy.delta)
@@ -111,8 +136,13 @@ def resolve(
         learning_rate=learning_rate,
         batch_size=training.batch_size,
         rope_scaling_factor=rope,
-        max_seq_length=min(base_context * rope, 4096 if device == "cuda" else 2048),
+        # a factor above 1 is what extends the context: honoured, not capped back to the base
+        max_seq_length=base_context * rope
+        if rope > 1
+        else min(base_context, 4096 if device == "cuda" else 2048),
         delta=delta,
         device=device,
         pretrained_model=pretrained_model,
+        longest_example_tokens=longest_example_tokens,
+        max_vram_fraction=training.max_vram_fraction,
     )

@@ -21,7 +21,8 @@ import importlib.util
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,10 @@ class LoadedModel:
     pretrained: bool  # False: from-scratch, trained fully instead of with LoRA
     context_length: int
     device: str
+    rope_scaling_factor: int = 1  # applied linear RoPE factor (1: none); context_length includes it
+    attn_implementation: str | None = None  # what the model actually runs (model.config)
+    quantization: str | None = None  # "4-bit nf4" / "8-bit" (bitsandbytes) or None
+    notes: list[str] = field(default_factory=list)  # warnings for the run summary
 
 
 def cache_root() -> Path:
@@ -81,11 +86,36 @@ def byte_level_tokenizer() -> Any:
     )
 
 
-def _tiny_llama(seed: int) -> tuple[Any, Any]:
+TINY_LLAMA_CONTEXT = 2048
+
+# training.rope_scaling_factor: an int, or a callable (tokenizer, base context) -> int that measures
+# the data once the tokenizer is known (how "auto" is resolved before the model is built).
+RopeFactor = int | Callable[[Any, int], int] | None
+
+
+def _rope_factor(rope_scaling_factor: RopeFactor, tokenizer: Any, base_context: int) -> int:
+    if callable(rope_scaling_factor):
+        return max(1, int(rope_scaling_factor(tokenizer, base_context)))
+    return max(1, int(rope_scaling_factor or 1))
+
+
+def linear_rope(factor: int, rope_theta: float) -> dict[str, Any]:
+    """transformers 5 ``rope_parameters`` for linear position interpolation (older name: rope_scaling)."""
+    return {"rope_type": "linear", "factor": float(factor), "rope_theta": float(rope_theta)}
+
+
+def _tiny_llama(
+    seed: int, rope_factor: int = 1, attn_implementation: str | None = None, tokenizer: Any = None
+) -> tuple[Any, Any]:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = byte_level_tokenizer()
+    tokenizer = tokenizer or byte_level_tokenizer()
+    extra: dict[str, Any] = {}
+    if rope_factor > 1:
+        extra["rope_parameters"] = linear_rope(rope_factor, 10000.0)
+    if attn_implementation:
+        extra["attn_implementation"] = attn_implementation
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=256,
@@ -93,11 +123,12 @@ def _tiny_llama(seed: int) -> tuple[Any, Any]:
         num_hidden_layers=4,
         num_attention_heads=4,
         num_key_value_heads=4,
-        max_position_embeddings=2048,
+        max_position_embeddings=TINY_LLAMA_CONTEXT,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        **extra,
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config), tokenizer
@@ -154,6 +185,31 @@ def resolve_model_dir(source: str, *, s3: Any = None) -> Path | str:
     return source  # a Hugging Face id
 
 
+ATTN_FALLBACK = "sdpa"
+
+
+def _attn_kwarg(attn_implementation: str | None) -> str | None:
+    """``training.attn_implementation`` as transformers takes it: None for 'auto' (its own default)."""
+    return None if not attn_implementation or attn_implementation == "auto" else attn_implementation
+
+
+def _with_attn_fallback(build: Callable[[str | None], Any], requested: str | None, notes: list[str]) -> Any:
+    """Build with the requested attention implementation; when this machine lacks it (no
+    flash-attn, no ``kernels`` package, no GPU), warn and use sdpa, as NeMo does for its default."""
+    try:
+        return build(requested)
+    except (ImportError, ValueError) as exc:
+        if requested is None or requested in ("eager", ATTN_FALLBACK):
+            raise
+        message = (
+            f"training.attn_implementation {requested!r} is not available here "
+            f"({str(exc).splitlines()[0][:160]}); using {ATTN_FALLBACK!r}"
+        )
+        log.warning("%s", message)
+        notes.append(message)
+        return build(ATTN_FALLBACK)
+
+
 def load_base_model(
     source: str,
     *,
@@ -162,16 +218,40 @@ def load_base_model(
     hf_token: str | None = None,
     dtype: str = "auto",
     quantization_bits: int | None = None,
-    rope_scaling_factor: int | None = None,
+    rope_scaling_factor: RopeFactor = None,
+    attn_implementation: str | None = None,
     seed: int = 42,
 ) -> LoadedModel:
-    """Load a base model and tokenizer from any supported source (see module docstring)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load a base model and tokenizer from any supported source (see module docstring).
 
+    ``rope_scaling_factor`` > 1 sets linear RoPE scaling on the model config before the model is
+    built (its rotary embedding is computed at construction); a callable gets the tokenizer and the
+    model's base context and returns the factor. ``attn_implementation`` ('eager', 'sdpa',
+    'flash_attention_2', a hub kernel; None or 'auto': the transformers default) is passed to the
+    model; an unavailable one falls back to sdpa with a note. The effective values are on the result.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    notes: list[str] = []
+    requested_attn = _attn_kwarg(attn_implementation)
     if source == BUILTIN_TINY_LLAMA:
-        model, tokenizer = _tiny_llama(seed)
-        return LoadedModel(model.to(device), tokenizer, source, False, 2048, device)
+        tokenizer = byte_level_tokenizer()
+        factor = _rope_factor(rope_scaling_factor, tokenizer, TINY_LLAMA_CONTEXT)
+        model, _ = _with_attn_fallback(
+            lambda attn: _tiny_llama(seed, factor, attn, tokenizer), requested_attn, notes
+        )
+        return LoadedModel(
+            model.to(device),
+            tokenizer,
+            source,
+            False,
+            TINY_LLAMA_CONTEXT * factor,
+            device,
+            rope_scaling_factor=factor,
+            attn_implementation=model.config._attn_implementation,
+            notes=notes,
+        )
     location = resolve_model_dir(source, s3=s3)
     torch_dtype = torch.float32
     if device == "cuda" and dtype in ("auto", "bf16"):
@@ -179,13 +259,20 @@ def load_base_model(
     kwargs: dict[str, Any] = {"dtype": torch_dtype}
     if hf_token:
         kwargs["token"] = hf_token
+    quantization = None
     if quantization_bits:
         if device != "cuda":
-            raise ModelLoadError("quantize_model needs a GPU; set training.quantize_model: false on CPU")
+            raise ModelLoadError(
+                "QLoRA (training.peft_implementation QLORA / quantize_model) needs a GPU: set "
+                "training.peft_implementation: LORA and training.quantize_model: false on CPU"
+            )
         try:
+            import bitsandbytes  # noqa: F401
             from transformers import BitsAndBytesConfig
         except ImportError as exc:  # pragma: no cover - GPU image only
-            raise ModelLoadError("quantize_model needs bitsandbytes (the GPU image has it)") from exc
+            raise ModelLoadError(
+                "QLoRA needs bitsandbytes (the GPU image has it); or set training.peft_implementation: LORA"
+            ) from exc
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=quantization_bits == 4,
             load_in_8bit=quantization_bits == 8,
@@ -194,9 +281,36 @@ def load_base_model(
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
         kwargs["device_map"] = {"": 0}
+        quantization = "4-bit nf4" if quantization_bits == 4 else "8-bit"
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, token=hf_token)
-        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+        config = AutoConfig.from_pretrained(location, token=hf_token)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        base_context = int(getattr(config, "max_position_embeddings", 2048) or 2048)
+        factor = _rope_factor(rope_scaling_factor, tokenizer, base_context)
+        if factor > 1:
+            current = getattr(config, "rope_parameters", None) or {}
+            rope_type = (
+                current.get("rope_type", current.get("type", "default"))
+                if isinstance(current, dict)
+                else None
+            )
+            if rope_type == "default":
+                config.rope_parameters = linear_rope(factor, current.get("rope_theta", 10000.0))
+            else:
+                notes.append(
+                    f"training.rope_scaling_factor {factor}: {source} has its own RoPE scaling "
+                    f"({rope_type or 'per layer'}); the factor is not applied"
+                )
+                factor = 1
+        model = _with_attn_fallback(
+            lambda attn: AutoModelForCausalLM.from_pretrained(
+                location, config=config, **kwargs, **({"attn_implementation": attn} if attn else {})
+            ),
+            requested_attn,
+            notes,
+        )
     except OSError as exc:
         raise ModelLoadError(
             f"cannot load model {source!r}: {str(exc).splitlines()[0][:300]}. Without network access set "
@@ -205,13 +319,18 @@ def load_base_model(
         ) from exc
     if not quantization_bits:
         model = model.to(device)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if rope_scaling_factor and rope_scaling_factor > 1:
-        model.config.rope_scaling = {"rope_type": "linear", "factor": float(rope_scaling_factor)}
-    context = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
-    context *= rope_scaling_factor or 1
-    return LoadedModel(model, tokenizer, source, True, context, device)
+    return LoadedModel(
+        model,
+        tokenizer,
+        source,
+        True,
+        base_context * factor,
+        device,
+        rope_scaling_factor=factor,
+        attn_implementation=getattr(model.config, "_attn_implementation", None),
+        quantization=quantization,
+        notes=notes,
+    )
 
 
 def write_model_card(directory: Path, info: dict[str, Any]) -> None:

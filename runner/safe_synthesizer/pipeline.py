@@ -151,6 +151,8 @@ def _load_generation_model(adapter_dir: Path, options: RunOptions, device: str) 
         device=device,
         s3=options.client_for(card["base_model"]),
         hf_token=options.hf_token,
+        rope_scaling_factor=card.get("rope_scaling_factor"),  # the base as it was trained
+        attn_implementation=card.get("attn_implementation"),
     )
     model = PeftModel.from_pretrained(base.model, adapter_dir).merge_and_unload()
     return model, base.tokenizer, card
@@ -167,7 +169,11 @@ def _make_engine(adapter_dir: Path, options: RunOptions, device: str, card_hint:
             return VllmEngine(str(adapter_dir), None, lora_rank=8, max_model_len=card["max_seq_length"]), card
         base_dir = resolve_model_dir(card["base_model"], s3=options.client_for(card["base_model"]))
         engine = VllmEngine(
-            str(base_dir), adapter_dir, lora_rank=card.get("lora_r", 32), max_model_len=card["max_seq_length"]
+            str(base_dir),
+            adapter_dir,
+            lora_rank=card.get("lora_r", 32),
+            max_model_len=card["max_seq_length"],
+            rope_scaling_factor=card.get("rope_scaling_factor"),
         )
         return engine, card
     model, tokenizer, card = _load_generation_model(adapter_dir, options, device)
@@ -245,6 +251,9 @@ def _run(
     staging = work / "out"
     staging.mkdir(parents=True, exist_ok=True)
     partial_reason: str | None = None
+    from .accepted_only import accepted_only_warnings
+
+    summary["warnings"].extend(accepted_only_warnings(params))
 
     # load
     with timer.stage("load"):
@@ -289,6 +298,11 @@ def _run(
     )
     if options.mode != "generate":
         summary["engine"] = {"kind": choice.kind, "reason": choice.reason}
+    vram_applied = False
+    if options.mode != "generate":
+        from .training import apply_vram_fraction
+
+        vram_applied = apply_vram_fraction(params.training.max_vram_fraction, device)
     if options.mode != "generate" and choice.kind == FIELD_TOKENS:
         schema = _training_schema(train, params, summary)
         n_units = _privacy_units(train, params)
@@ -348,7 +362,9 @@ def _run(
             pretrained_model="(reused adapter)",
         )
     else:
-        from .models import CPU_DEFAULT_MODEL, load_base_model
+        from .autoconfig import rope_factor
+        from .models import BUILTIN_TINY_LLAMA, CPU_DEFAULT_MODEL, load_base_model
+        from .training import longest_example_tokens, peft_plan
 
         model_source = params.training.pretrained_model
         if device == "cpu" and "pretrained_model" not in params.training.model_fields_set:
@@ -356,6 +372,16 @@ def _run(
             summary["warnings"].append(
                 f"no GPU: using the CPU default model {model_source} instead of {params.training.pretrained_model}"
             )
+        peft = peft_plan(params, device, from_scratch=model_source == BUILTIN_TINY_LLAMA)
+        summary["warnings"].extend(peft.warnings)
+        schema = _training_schema(train, params, summary)
+        longest: dict[str, int] = {}
+
+        def rope_for(tokenizer: Any, base_context: int) -> int:
+            # rope_scaling_factor "auto": sized from the longest example, measured with this tokenizer
+            longest["tokens"] = longest_example_tokens(train, schema, params, tokenizer)
+            return rope_factor(params, longest["tokens"], base_context)
+
         with timer.stage("load_model"):
             progress.update("train", 0, None, f"loading {model_source}")
             loaded = load_base_model(
@@ -363,12 +389,12 @@ def _run(
                 device=device,
                 s3=options.client_for(model_source),
                 hf_token=options.hf_token,
-                quantization_bits=params.training.quantization_bits
-                if params.training.quantize_model
-                else None,
+                quantization_bits=peft.quantization_bits,
+                rope_scaling_factor=rope_for,
+                attn_implementation=params.training.attn_implementation,
                 seed=run_seed(params),
             )
-        schema = _training_schema(train, params, summary)
+        summary["warnings"].extend(loaded.notes)
         n_units = _privacy_units(train, params)
         resolved = resolve(
             params,
@@ -377,8 +403,13 @@ def _run(
             device=device,
             pretrained_model=model_source,
             model_is_pretrained=loaded.pretrained,
-            base_context=min(loaded.context_length, 2048),
+            base_context=loaded.context_length // loaded.rope_scaling_factor,
+            longest_example_tokens=longest.get("tokens"),
+            applied_rope_factor=loaded.rope_scaling_factor,
         )
+        resolved.attn_implementation = loaded.attn_implementation
+        resolved.peft_implementation = peft.implementation
+        resolved.quantization = loaded.quantization
         dp_trainer = _dp_trainer(params, resolved, n_units, summary)
         from .training import train_model
 
@@ -400,6 +431,7 @@ def _run(
             schema_ledger = summary.get("privacy", {}).get("schema")
             summary["privacy"] = {**result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
         del loaded
+    resolved.max_vram_fraction_applied = vram_applied
     summary["resolved_config"] = resolved.to_dict()
     if training_summary:  # the adapter's published location, never the staging folder
         training_summary["adapter_dir"] = storage.join_url(options.output, "adapter/")

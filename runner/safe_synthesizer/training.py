@@ -6,7 +6,8 @@ noise without fighting the Trainer. Honours every training field: ``lora_r``,
 ``learning_rate``, ``lr_scheduler``, ``warmup_ratio``, ``weight_decay``, ``batch_size``,
 ``gradient_accumulation_steps``, ``validation_ratio`` / ``validation_steps`` (validation loss, and
 early stopping after 3 checks without improvement) and ``num_input_records_to_sample`` (through
-:class:`~safe_synthesizer.autoconfig.ResolvedConfig`). On GPU: bf16 weights, optional 4/8-bit QLoRA.
+:class:`~safe_synthesizer.autoconfig.ResolvedConfig`). On GPU: bf16 weights, optional 4/8-bit QLoRA
+(:func:`peft_plan`), and ``max_vram_fraction`` as the process's CUDA memory cap (:func:`apply_vram_fraction`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pandas as pd
 
 from .autoconfig import ResolvedConfig
 from .config import SafeSynthesizerParameters
+from .errors import UserInputError
 from .models import LoadedModel, write_model_card
 from .progress import NullProgress, Progress
 from .schema import TableSchema
@@ -159,12 +161,126 @@ def build_examples(
     return examples, val_examples, tokens_per_record
 
 
+@dataclass
+class PeftPlan:
+    """How a pretrained model is fine-tuned: LoRA on the full-precision base, or QLoRA."""
+
+    implementation: str | None  # "LORA" | "QLORA" | None (from-scratch model, trained fully)
+    quantization_bits: int | None  # 4 or 8 for QLoRA (bitsandbytes), else None
+    warnings: list[str] = field(default_factory=list)
+
+
+def peft_plan(params: SafeSynthesizerParameters, device: str, *, from_scratch: bool) -> PeftPlan:
+    """``training.peft_implementation`` x ``quantize_model`` / ``quantization_bits`` on this device.
+
+    * LORA: LoRA on the full-precision base. With ``quantize_model: true`` as well the config asks
+      for both, which is an error.
+    * QLORA (NeMo's default): with ``quantize_model: true``, LoRA on a ``quantization_bits`` base;
+      set explicitly without ``quantize_model``, a 4-bit NF4 base; left at its default with
+      ``quantize_model: false`` (NeMo's defaults), plain LoRA, as in NeMo.
+    * A quantised base needs CUDA and bitsandbytes. On CPU, ``quantize_model: true`` is an error;
+      an explicit QLORA (NeMo's default value, often pasted) falls back to LoRA with a warning,
+      except under DP, where the run fails instead (a DP run never trains anything other than
+      what its config and ledger say).
+    * The from-scratch ``builtin:tiny-llama`` is trained fully: no PEFT (a warning when set).
+    """
+    training = params.training
+    explicit = training.model_fields_set
+    if from_scratch:
+        warnings = []
+        if "peft_implementation" in explicit or training.quantize_model:
+            warnings.append(
+                "training.peft_implementation / quantize_model: the from-scratch model is trained fully "
+                "(no LoRA, no quantisation)"
+            )
+        return PeftPlan(None, None, warnings)
+    if training.peft_implementation == "LORA":  # never the default: set explicitly
+        if training.quantize_model:
+            raise UserInputError(
+                "training.peft_implementation LORA trains the full-precision model but quantize_model: true "
+                "asks for a quantised one (QLoRA): set peft_implementation: QLORA or quantize_model: false"
+            )
+        bits = None
+    elif training.quantize_model:
+        bits = training.quantization_bits
+    elif "peft_implementation" in explicit:
+        bits = 4
+    else:
+        bits = None
+    if bits and device != "cuda":
+        if training.quantize_model:
+            raise UserInputError(
+                "training.quantize_model needs a GPU (bitsandbytes); set training.quantize_model: false "
+                "and training.peft_implementation: LORA on CPU"
+            )
+        if params.dp_enabled:
+            raise UserInputError(
+                "training.peft_implementation QLORA needs a GPU (a 4-bit bitsandbytes base); with "
+                "differential privacy the run does not change its training plan: set "
+                "training.peft_implementation: LORA to train on CPU"
+            )
+        return PeftPlan(
+            "LORA",
+            None,
+            [
+                "training.peft_implementation QLORA needs a GPU (a 4-bit bitsandbytes base): "
+                "trained with LoRA on the full-precision model on CPU instead"
+            ],
+        )
+    return PeftPlan("QLORA" if bits else "LORA", bits, [])
+
+
+def apply_vram_fraction(fraction: float, device: str) -> bool:
+    """Cap this process's CUDA memory at ``fraction`` of the GPU (``training.max_vram_fraction``).
+
+    True when applied; on CPU nothing to cap (False; the value is still recorded in the summary).
+    The cap is process-wide, so it also bounds generation with the transformers engine.
+    """
+    if device != "cuda":
+        return False
+    import torch
+
+    torch.cuda.set_per_process_memory_fraction(float(fraction), torch.cuda.current_device())
+    return True
+
+
+LONGEST_CANDIDATES = 64  # units tokenised to find the longest (the longest by characters)
+
+
+def longest_example_tokens(
+    train_df: pd.DataFrame, schema: TableSchema, params: SafeSynthesizerParameters, tokenizer: Any
+) -> int:
+    """Tokens of the longest training example the data makes: prompt + the longest unit (a record, or
+    a whole group when grouping) + EOS. What ``rope_scaling_factor: auto`` sizes the context from.
+
+    Tokenises only the units longest in characters (token counts follow character counts closely).
+    Under DP the raw data is not measured: the DP schema's public bound on a record's width (bytes,
+    an upper bound for any tokenizer) is used, and grouped DP runs are not measured at all (a group's
+    size is private), so ``auto`` stays 1 there.
+    """
+    prompt_tokens = len(tokenizer(prompt_text(schema), add_special_tokens=False)["input_ids"])
+    if params.dp_enabled:
+        if params.data.group_training_examples_by:
+            return 0
+        from .privacy.dp import public_tokens_per_record
+
+        return prompt_tokens + int(math.ceil(public_tokens_per_record(schema))) + 2
+    units = units_from_frame(
+        train_df, schema, params.data.group_training_examples_by, params.data.order_training_examples_by
+    )
+    if not units:
+        return prompt_tokens + 2
+    by_chars = sorted(units, key=lambda unit: sum(len(line) + 1 for line in unit), reverse=True)
+    longest = max(unit_token_costs(by_chars[:LONGEST_CANDIDATES], tokenizer))
+    return prompt_tokens + longest + 2
+
+
 def _lora_model(loaded: LoadedModel, params: SafeSynthesizerParameters) -> Any:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     training = params.training
     model = loaded.model
-    if training.quantize_model and loaded.device == "cuda":
+    if loaded.quantization:  # QLoRA: the base was loaded 4/8-bit (bitsandbytes)
         model = prepare_model_for_kbit_training(model)
     config = LoraConfig(
         r=training.lora_r,
@@ -320,6 +436,10 @@ def train_model(
             "max_sequences_per_example": resolved.max_sequences_per_example,
             "tokens_per_record": tokens_per_record,
             "lora_r": params.training.lora_r,
+            # generation rebuilds the base exactly as trained
+            "rope_scaling_factor": loaded.rope_scaling_factor,
+            "attn_implementation": loaded.attn_implementation,
+            "quantization": loaded.quantization,
         },
     )
     seconds = time.time() - started

@@ -131,11 +131,16 @@ class TrainingHyperparams(Parameters):
         description="Transformer modules to apply LoRA to.",
     )
     use_unsloth: AutoBool = Field(
-        AUTO, description="Accepted for NeMo compatibility; unsloth is not used ('auto' resolves to false)."
+        AUTO,
+        description="Accepted for NeMo compatibility, no effect: unsloth is not used ('auto' resolves to "
+        "false; true is warned about in the run summary).",
     )
     rope_scaling_factor: AutoPositiveInt = Field(
         AUTO,
-        description="Scale the model's context length by this RoPE factor. 'auto' sizes it from the data.",
+        description="Scale the model's context length by this linear RoPE factor (set on the model config; "
+        "max_seq_length = context x factor). 'auto': ceil(longest training example in tokens / the model's "
+        "max_position_embeddings), at most 6; under DP from the DP schema's public record width. A model "
+        "with its own RoPE scaling keeps it (warned).",
     )
     validation_ratio: float = Field(
         0.0, ge=0, lt=1, description="Fraction of training data used for validation loss; 0 disables it."
@@ -147,17 +152,34 @@ class TrainingHyperparams(Parameters):
         description="Base model: a Hugging Face id, a local directory, an s3:// folder, or 'builtin:smollm2' "
         "/ 'builtin:tiny-llama' for the offline CPU models.",
     )
-    quantize_model: bool = Field(False, description="Quantise the base model during training (QLoRA, GPU).")
+    quantize_model: bool = Field(
+        False,
+        description="Quantise the base model to quantization_bits during training (QLoRA; GPU with "
+        "bitsandbytes, an error on CPU).",
+    )
     quantization_bits: Literal[4, 8] = Field(
         8, description="Bits for quantisation when quantize_model is true."
     )
     peft_implementation: Literal["LORA", "QLORA"] = Field(
         "QLORA",
-        description="PEFT implementation: LORA, or QLORA (LoRA on a quantised model when quantize_model).",
+        description="PEFT implementation. LORA: LoRA on the full-precision model (an error together with "
+        "quantize_model: true). QLORA: LoRA on a quantised model: quantization_bits with quantize_model, "
+        "4-bit NF4 when QLORA is set explicitly without it; left at the default with quantize_model false, "
+        "plain LoRA (as NeMo). QLoRA needs a GPU: on CPU an explicit QLORA falls back to LoRA with a "
+        "warning, except with DP (an error). Not used by the from-scratch model (trained fully).",
     )
-    max_vram_fraction: float = Field(0.8, gt=0, le=1, description="Fraction of GPU memory training may use.")
+    max_vram_fraction: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Fraction of GPU memory the run may use (torch.cuda.set_per_process_memory_fraction, "
+        "set before training). Recorded in summary.json resolved_config; nothing to cap on CPU.",
+    )
     attn_implementation: str = Field(
-        AUTO, description="Attention implementation ('auto', 'sdpa', 'eager', 'flash_attention_2')."
+        AUTO,
+        description="Attention implementation passed to the model ('auto': the transformers default, 'sdpa', "
+        "'eager', 'flash_attention_2', or a hub kernel). One not available here falls back to 'sdpa' "
+        "with a warning; the one used is in summary.json resolved_config and reused for generation.",
     )
     engine: Literal["auto", "field_tokens", "llm"] = Field(
         AUTO,
@@ -194,7 +216,9 @@ class GenerationValidationParameters(Parameters):
     """How strictly grouped generated records are validated."""
 
     group_by_accept_no_delineator: bool = Field(
-        False, description="Accept grouped output without separators."
+        False,
+        description="Accept a generated group not closed by its separator (the blank line after a group): "
+        "its complete records are kept instead of dropping the group.",
     )
     group_by_ignore_invalid_records: bool = Field(False, description="Drop invalid records, keep the group.")
     group_by_fix_non_unique_value: bool = Field(
@@ -221,18 +245,30 @@ class GenerateParameters(Parameters):
     )
     use_structured_generation: bool = Field(False, description="Constrain decoding to the record grammar.")
     structured_generation_backend: StructuredGenerationBackend = Field(
-        "auto", description="Guided-decoding backend; 'auto' lets the engine choose."
+        "auto",
+        description="Accepted for NeMo compatibility, no effect: structured generation always uses this "
+        "tool's own record grammar (warned about when set).",
     )
     structured_generation_schema_method: StructuredGenerationSchemaMethod = Field(
-        "regex", description="How the record schema is given to the backend: 'regex' or 'json_schema'."
+        "regex",
+        description="Accepted for NeMo compatibility, no effect: records are field-separated lines, so the "
+        "grammar is always a regex (warned about when set).",
     )
     structured_generation_use_single_sequence: bool = Field(
-        False, description="One record per sequence under structured generation."
+        False,
+        description="Accepted for NeMo compatibility, no effect: for one record per sequence set "
+        "data.max_sequences_per_example: 1 (warned about when set).",
     )
     enforce_timeseries_fidelity: bool = Field(
-        False, description="Enforce time-series order, intervals, start and end times."
+        False,
+        description="Accepted for NeMo compatibility, no effect until time-series mode exists "
+        "(warned about when set).",
     )
-    attention_backend: str = Field(AUTO, description="Attention backend of the generation engine.")
+    attention_backend: str = Field(
+        AUTO,
+        description="Accepted for NeMo compatibility, no effect: generation runs the attention "
+        "implementation the model was trained with (training.attn_implementation) (warned about when set).",
+    )
     validation: GenerationValidationParameters = Field(
         default_factory=GenerationValidationParameters, description="Validation of grouped records."
     )
@@ -351,12 +387,29 @@ class EvaluationParameters(Parameters):
 class TimeSeriesParameters(Parameters):
     """Experimental time-series mode."""
 
-    is_timeseries: bool = Field(False, description="Treat the data as time series.")
-    timestamp_column: str | None = Field(None, description="Column holding the timestamp.")
-    timestamp_interval_seconds: int | None = Field(None, gt=0, description="Fixed interval between records.")
-    timestamp_format: str | None = Field(None, description="strftime format, or 'elapsed_seconds'.")
-    start_timestamp: str | int | None = Field(None, description="First timestamp of generated series.")
-    stop_timestamp: str | int | None = Field(None, description="Last timestamp of generated series.")
+    is_timeseries: bool = Field(
+        False,
+        description="Treat the data as time series. Validated, no effect yet: time-series mode is not "
+        "implemented and the table is synthesised as records (warned about when set).",
+    )
+    timestamp_column: str | None = Field(
+        None, description="Column holding the timestamp; must exist, and is kept out of PII replacement."
+    )
+    timestamp_interval_seconds: int | None = Field(
+        None,
+        gt=0,
+        description="Fixed interval between records. Validated, no effect yet (warned about when set).",
+    )
+    timestamp_format: str | None = Field(
+        None,
+        description="strftime format, or 'elapsed_seconds'. Validated, no effect yet (warned about when set).",
+    )
+    start_timestamp: str | int | None = Field(
+        None, description="First timestamp of generated series. No effect yet (warned about when set)."
+    )
+    stop_timestamp: str | int | None = Field(
+        None, description="Last timestamp of generated series. No effect yet (warned about when set)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TimeSeriesParameters:

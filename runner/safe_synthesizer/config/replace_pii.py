@@ -53,7 +53,8 @@ class ClassifyConfig(Parameters):
     num_samples: int = Field(3, gt=0, le=1000, description="Values sampled per column for classification.")
     classify_model_provider: str | None = Field(
         None,
-        description="Accepted for NeMo compatibility. Column classification never calls a remote model here.",
+        description="Accepted for NeMo compatibility, no effect: column classification never calls a "
+        "remote model here.",
     )
 
 
@@ -61,7 +62,9 @@ class GlinerConfig(Parameters):
     """GLiNER NER settings; GLiNER runs only when its model is available locally."""
 
     enable_gliner: bool = Field(True, description="Use GLiNER for free-text NER when its model is installed.")
-    enable_batch_mode: bool = Field(True, description="Batch GLiNER predictions.")
+    enable_batch_mode: bool = Field(
+        True, description="Accepted for NeMo compatibility, no effect: GLiNER predicts one chunk at a time."
+    )
     batch_size: int = Field(8, gt=0, le=1024, description="GLiNER batch size.")
     chunk_length: int = Field(512, gt=0, le=100000, description="Characters per text chunk.")
     gliner_model: str = Field("nvidia/gliner-PII", description="GLiNER model id or local path.")

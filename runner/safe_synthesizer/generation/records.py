@@ -6,7 +6,9 @@
   a line cut off by the token limit is dropped, not counted as invalid.
 * Validation: field count and each field against the schema (:mod:`safe_synthesizer.schema`);
   invalid records are counted by reason (column + category, never the value). With grouping,
-  blank lines separate groups; a group whose group column varies is invalid
+  blank lines separate groups; a last group not closed by its blank line (the sequence ended, or
+  the model never learned the separator) is dropped unless ``validation.group_by_accept_no_delineator``
+  accepts its complete lines as a group; a group whose group column varies is invalid
   (``validation.group_by_fix_non_unique_value`` rewrites it to the first record's value), and an
   unordered group is invalid unless ``validation.group_by_fix_unordered_records`` sorts it.
 * Stop rule (NeMo's): after each batch, the cumulative invalid fraction is compared with
@@ -101,15 +103,20 @@ def next_batch_size(remaining: int, valid_per_sequence: float | None, cap: int) 
     return max(1, min(cap, wanted))
 
 
-def _group_blocks(text: str) -> list[list[str]]:
+def _group_blocks(text: str, accept_no_delineator: bool = False) -> list[list[str]]:
+    lines = text.split("\n")
+    if accept_no_delineator:
+        lines = lines[:-1]  # the piece after the last newline is a record cut off by the token limit
     blocks, current = [], []
-    for line in text.split("\n"):
+    for line in lines:
         if line.strip():
             current.append(line)
         elif current:
             blocks.append(current)
             current = []
-    return blocks  # a trailing block without its blank line was cut off: dropped
+    if current and accept_no_delineator:
+        blocks.append(current)  # its complete records, without the closing blank line
+    return blocks  # otherwise a trailing block without its blank line was cut off: dropped
 
 
 def parse_sequence(
@@ -134,7 +141,7 @@ def parse_sequence(
                 records.append(record)
         return records, reasons
     validation = params.validation
-    for block in _group_blocks(text):
+    for block in _group_blocks(text, validation.group_by_accept_no_delineator):
         group: list[dict[str, Any]] = []
         bad: list[str] = []
         for line in block:

@@ -35,10 +35,17 @@ class VllmEngine:
         lora_rank: int,
         max_model_len: int,
         gpu_memory_utilization: float = 0.8,
+        rope_scaling_factor: int | None = None,
     ) -> None:
         from vllm import LLM
 
         self.adapter_dir = adapter_dir
+        extra: dict[str, Any] = {}
+        if rope_scaling_factor and rope_scaling_factor > 1:  # the base as it was trained (linear RoPE)
+            import transformers
+
+            key = "rope_parameters" if int(transformers.__version__.split(".")[0]) >= 5 else "rope_scaling"
+            extra["hf_overrides"] = {key: {"rope_type": "linear", "factor": float(rope_scaling_factor)}}
         self.llm = LLM(
             model=str(base_model_dir),
             tokenizer=str(adapter_dir) if adapter_dir else None,
@@ -46,6 +53,7 @@ class VllmEngine:
             max_lora_rank=max(8, lora_rank),
             max_model_len=max_model_len,
             gpu_memory_utilization=gpu_memory_utilization,
+            **extra,
         )
 
     def supports_regex(self) -> bool:
