@@ -8,6 +8,12 @@ ConfigMap (``job.yaml``, mounted at ``/etc/safe-synthesizer``) with ``spec.outpu
 defaults resolved, and read by ``safe-synthesizer run --config /etc/safe-synthesizer/job.yaml``.
 Both objects are owned by the CR (``controller: true``, ``blockOwnerDeletion: true``), so deleting
 the CR deletes them and the pods through the garbage collector.
+
+Queues (Kueue and the like): the CR's labels and annotations named in the operator settings
+(``SSO_PROPAGATE_LABELS``, by default ``kueue.x-k8s.io/queue-name`` and ``-/priority-class``) are
+copied to the Job; a Job with a queue name is created with ``spec.suspend: true`` and the queue's
+admission controller unsuspends it when it admits it (the protocol of Kueue, TrainJob, RayJob).
+``spec.managedBy`` is passed through as the Job's ``spec.managedBy``.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ TERMINATION_LOG = "/dev/termination-log"
 # same way every time 4): the podFailurePolicy fails the Job at once on them. Only 3 (transient
 # infrastructure) and signals (e.g. 137, OOM-killed) count against backoffLimit and are retried.
 FAIL_JOB_EXIT_CODES: tuple[int, ...] = NON_RETRYABLE_EXIT_CODES
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # GPU feature discovery: MiB per GPU
 MAX_NAME = 63
 _HASH_LEN = 8
@@ -97,6 +104,15 @@ def labels(owner: Owner, generation: int | None = None) -> dict[str, str]:
     if generation is not None:
         result[LABEL_RUN] = str(generation)
     return result
+
+
+def propagated(source: dict[str, str] | None, keys: tuple[str, ...]) -> dict[str, str]:
+    """The entries of ``source`` whose key is in ``keys`` (a key ending in ``/`` is a prefix)."""
+    return {
+        k: str(v)
+        for k, v in (source or {}).items()
+        if any(k == key or (key.endswith("/") and k.startswith(key)) for key in keys)
+    }
 
 
 def resolve_output(spec: SafeSynthesizerJobSpec, owner: Owner, settings: OperatorSettings) -> str | None:
@@ -282,6 +298,8 @@ def build_job(
     name_of_job: str,
     adapter_url: str | None = None,
     service_account: str | None = None,
+    cr_labels: dict[str, str] | None = None,
+    cr_annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job for one run (see the module docstring)."""
     pod_labels = labels(owner, owner.generation)
@@ -365,14 +383,23 @@ def build_job(
     }
     if spec.activeDeadlineSeconds:
         job_spec["activeDeadlineSeconds"] = spec.activeDeadlineSeconds
+    job_labels = {**propagated(cr_labels, settings.propagate_labels), **pod_labels}
+    annotations = {
+        **propagated(cr_annotations, settings.propagate_annotations),
+        "safesynthesizer.io/run-generation": str(owner.generation),
+    }
+    if job_labels.get(QUEUE_LABEL):
+        job_spec["suspend"] = True  # the queue's admission controller unsuspends it
+    if spec.managedBy:
+        job_spec["managedBy"] = spec.managedBy
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
             "name": name_of_job,
             "namespace": owner.namespace,
-            "labels": pod_labels,
-            "annotations": {"safesynthesizer.io/run-generation": str(owner.generation)},
+            "labels": job_labels,
+            "annotations": annotations,
             "ownerReferences": [owner.reference()],
         },
         "spec": job_spec,

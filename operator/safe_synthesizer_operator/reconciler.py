@@ -7,7 +7,9 @@ requeue) calls :meth:`Reconciler.reconcile`, which
 2. for a finished CR (Succeeded/Failed) only applies ``ttlSecondsAfterFinished``;
 3. validates the spec with the runner's own models (``parse_document``): invalid → Failed,
    ``InvalidSpec`` with every error, a Warning event and no Job;
-4. ``spec.suspend: true`` → deletes the run's Job (pods get SIGTERM) → Cancelled; the stopped
+4. ``spec.suspend: true`` on a job that never started (created suspended, or still queued) →
+   Suspended (its queued Job, if any, deleted); on one that started → deletes the run's Job (pods
+   get SIGTERM) → Cancelled; the stopped
    runner's termination message (kept from the pod watch, see :meth:`Reconciler.pod_event`) adds
    the partial results it published to the status;
 5. otherwise makes sure exactly one Job exists for the current run: its deterministic name
@@ -244,6 +246,10 @@ class Reconciler:
             for job in owned:
                 self._delete_run(namespace, job)
             names = [j["metadata"]["name"] for j in owned]
+            if status.never_ran(current):  # created suspended, or still queued: it waits
+                desired = status.suspended_status(current, generation, now, names)
+                self._write(cr, current, desired)
+                return None
             desired = status.cancelled_status(current, generation, now, names)
             stopped = self._stopped_run((namespace, name), owner, current)
             if stopped is not None:
@@ -260,8 +266,9 @@ class Reconciler:
 
         desired_name = jobs.job_name(name, owner.uid, owner.generation)
         base = current
-        if phase == status.CANCELLED or (current.get("jobName") and current.get("jobName") != desired_name):
-            base = status.new_run_status(current, generation, now, resumed=phase == status.CANCELLED)
+        waited = phase in (status.CANCELLED, status.SUSPENDED)
+        if waited or (current.get("jobName") and current.get("jobName") != desired_name):
+            base = status.new_run_status(current, generation, now, resumed=waited)
         for job in owned:
             if job["metadata"]["name"] != desired_name:
                 log.info("%s/%s: deleting Job %s of an earlier run", namespace, name, job["metadata"]["name"])
@@ -345,6 +352,8 @@ class Reconciler:
             job_name,
             adapter_url=adapter_url,
             service_account=self.settings.job_service_account,
+            cr_labels=cr["metadata"].get("labels"),
+            cr_annotations=cr["metadata"].get("annotations"),
         )
         try:
             self.kube.create_config_map(owner.namespace, jobs.build_config_map(owner, job_name, document))

@@ -32,6 +32,12 @@ variable                                  meaning (default)
                                           GPU pods (``true``)
 ``SSO_DEFAULT_NODE_SELECTOR``             JSON object merged under ``spec.nodeSelector``
 ``SSO_DEFAULT_TOLERATIONS``               JSON list added to ``spec.tolerations``
+``SSO_PROPAGATE_LABELS``                  comma-separated CR label keys copied to the Job (a key
+                                          ending in ``/`` is a prefix); unset:
+                                          ``kueue.x-k8s.io/queue-name,kueue.x-k8s.io/priority-class``.
+                                          A Job with the queue-name label is created suspended
+                                          for the queue's admission controller (Kueue)
+``SSO_PROPAGATE_ANNOTATIONS``             the same for annotations (none)
 ``SSO_RUN_AS_USER``                       numeric uid of job pods (1000)
 ``SSO_SCRATCH_SIZE_LIMIT``                ``sizeLimit`` of the job's ``/tmp`` and cache emptyDirs
 ``SSO_RESYNC_SECONDS``                    how often every unfinished CR is re-checked (15)
@@ -53,6 +59,7 @@ from typing import Any
 
 DEFAULT_RUNNER_IMAGE = "ghcr.io/nvidia/safe-synthesizer-runner:0.1.0"
 DEFAULT_RUNNER_COMMAND = ("safe-synthesizer", "run")
+DEFAULT_PROPAGATE_LABELS = ("kueue.x-k8s.io/queue-name", "kueue.x-k8s.io/priority-class")
 
 
 class SettingsError(ValueError):
@@ -107,6 +114,13 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _keys(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of label/annotation keys; unset = ``default``, set but empty = none."""
+    if name not in env:
+        return default
+    return _list(env, name)
+
+
 def _json(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -155,6 +169,8 @@ class OperatorSettings:
     gpu_toleration: bool = True
     default_node_selector: dict[str, str] = field(default_factory=dict)
     default_tolerations: list[dict[str, Any]] = field(default_factory=list)
+    propagate_labels: tuple[str, ...] = DEFAULT_PROPAGATE_LABELS
+    propagate_annotations: tuple[str, ...] = ()
     run_as_user: int = 1000
     scratch_size_limit: str | None = None
     resync_seconds: float = 15.0
@@ -205,6 +221,8 @@ class OperatorSettings:
             gpu_toleration=_bool(env, "SSO_GPU_TOLERATION", True),
             default_node_selector=node_selector,
             default_tolerations=tolerations,
+            propagate_labels=_keys(env, "SSO_PROPAGATE_LABELS", DEFAULT_PROPAGATE_LABELS),
+            propagate_annotations=_keys(env, "SSO_PROPAGATE_ANNOTATIONS", ()),
             run_as_user=_int(env, "SSO_RUN_AS_USER", 1000, minimum=1),
             scratch_size_limit=_str(env, "SSO_SCRATCH_SIZE_LIMIT"),
             resync_seconds=_float(env, "SSO_RESYNC_SECONDS", 15.0),

@@ -7,7 +7,11 @@ observedGeneration); ``phase`` is derived for ``kubectl get`` and Argo CD:
 =========== ==================================================================================
 phase       conditions
 =========== ==================================================================================
-Pending     Created=True (Job made, pod not running yet) or Created=False (waiting: reason says)
+Pending     Created=True (Job made, pod not running yet) or Created=False (waiting: reason says);
+            Suspended=True reason Queued while the Job waits for a queue's admission (Kueue),
+            Suspended=False reason Admitted once it is unsuspended
+Suspended   Suspended=True (spec.suspend before the job ever started: created suspended, or
+            suspended while still queued); it starts when spec.suspend is false
 Running     Created=True, Running=True
 Succeeded   Complete=True (+ PartialResults=True when the runner published partial results)
 Failed      Failed=True, reason = the runner's reason (InvalidInput, InvalidSpec, NoValidRecords,
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "Pending", "Running", "Succeeded", "Failed", "Cancelled"
+SUSPENDED = "Suspended"
 FINISHED_PHASES = frozenset({SUCCEEDED, FAILED})
 MAX_MESSAGE = 4000
 MAX_EVENT_MESSAGE = 1000
@@ -148,6 +153,8 @@ class JobObservation:
     start_time: str | None = None
     completion_time: str | None = None
     pod: PodObservation | None = None
+    suspended: bool = False  # spec.suspend of the Job: waiting for a queue's admission (or preempted)
+    queue: str | None = None  # the kueue.x-k8s.io/queue-name label
 
     def condition_true(self, ctype: str) -> bool:
         """Whether the Job has ``ctype=True``."""
@@ -183,6 +190,8 @@ def observe_job(job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]] = ()) 
         start_time=status.get("startTime"),
         completion_time=status.get("completionTime"),
         pod=pod,
+        suspended=bool((job.get("spec") or {}).get("suspend")),
+        queue=((job.get("metadata") or {}).get("labels") or {}).get("kueue.x-k8s.io/queue-name"),
     )
 
 
@@ -336,6 +345,29 @@ def failed_status(
     return status
 
 
+def never_ran(current: Mapping[str, Any]) -> bool:
+    """Whether the job has not started yet: no Job start time (created, waiting or queued)."""
+    return current.get("phase") in (None, PENDING, SUSPENDED) and not current.get("startTime")
+
+
+def suspended_status(
+    current: Mapping[str, Any], generation: int | None, now: str, job_names: list[str]
+) -> dict[str, Any]:
+    """``spec.suspend: true`` before the job ever started: it waits (phase Suspended), not Cancelled."""
+    status = dict(current)
+    deleted = f"; deleted the queued Job {', '.join(job_names)}" if job_names else ""
+    message = f"spec.suspend is true: not started{deleted}; it starts when spec.suspend is false"
+    previous = get_condition(current.get("conditions") or [], "Suspended")
+    if previous and previous.get("status") == "True" and previous.get("reason") == "Suspended":
+        message = str(previous.get("message") or message)
+    conditions = remove_condition(list(current.get("conditions") or []), "Created")
+    conditions = set_condition(conditions, "Suspended", "True", "Suspended", message, generation, now)
+    status.update(
+        phase=SUSPENDED, conditions=conditions, message=message, jobName=None, observedGeneration=generation
+    )
+    return status
+
+
 def cancelled_status(
     current: Mapping[str, Any], generation: int | None, now: str, job_names: list[str]
 ) -> dict[str, Any]:
@@ -347,7 +379,7 @@ def cancelled_status(
     deleted = f"; deleted Job {', '.join(job_names)}" if job_names else ""
     message = f"spec.suspend is true: cancelled{deleted}"
     previous = get_condition(conditions, "Suspended")
-    if previous and previous.get("status") == "True":
+    if previous and previous.get("status") == "True" and previous.get("reason") == "Suspended":
         message = str(previous.get("message") or message)
     conditions = set_condition(conditions, "Suspended", "True", "Suspended", message, generation, now)
     if current.get("phase") == CANCELLED and current.get("message"):
@@ -408,6 +440,16 @@ def status_from_job(
     )
     pod = observation.pod
     termination = parse_termination_message(pod.termination_message) if pod else None
+    queued = get_condition(conditions, "Suspended")
+    if (
+        not observation.suspended
+        and queued
+        and queued.get("status") == "True"
+        and queued.get("reason") == "Queued"
+    ):
+        conditions = set_condition(
+            conditions, "Suspended", "False", "Admitted", f"Job {observation.name} admitted", generation, now
+        )
 
     if observation.condition_true("Complete") or observation.condition_true("SuccessCriteriaMet"):
         info = termination or TerminationMessage()
@@ -458,6 +500,16 @@ def status_from_job(
             status.update(results=termination.results, epsilonSpent=termination.epsilon_spent)
         return failed_status({**status, "conditions": conditions}, generation, now, reason, message)
 
+    if observation.suspended:
+        where = f"queue {observation.queue}" if observation.queue else "its queue"
+        waiting = f"queued: Job {observation.name} is suspended until {where} admits it"
+        if get_condition(conditions, "Running"):
+            conditions = set_condition(
+                conditions, "Running", "False", "Suspended", "the Job was suspended", generation, now
+            )
+        conditions = set_condition(conditions, "Suspended", "True", "Queued", waiting, generation, now)
+        status.update(phase=PENDING, conditions=conditions, message=waiting)
+        return status
     if observation.ready > 0 or (pod is not None and pod.running):
         running = f"pod {pod.name} is running" if pod else "the runner pod is running"
         conditions = set_condition(conditions, "Running", "True", "PodRunning", running, generation, now)

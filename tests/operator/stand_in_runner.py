@@ -8,6 +8,8 @@ operator mounted (``--config``), and writes the runner's termination message to
 
 * ``dataSource`` containing ``missing`` -> exit 1 with ``{"status": "failed", "reason":
   "InvalidInput", ...}`` (what the real runner does for a missing S3 object);
+* ``dataSource`` containing ``slow`` -> the same success after 4 s (a job that holds its GPU for a
+  while: the queue admission test);
 * otherwise -> exit 0 with ``{"status": "succeeded", "results": [...], "scores": {...}}``.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         target.write_text(json.dumps(message), encoding="utf-8")
         print(f"error: {message['message']}", file=sys.stderr)
         return 1
+    if "slow" in spec["dataSource"]:
+        time.sleep(4)
     message = {
         "status": "succeeded",
         "results": [

@@ -127,6 +127,8 @@ def test_deployment_is_one_recreated_replica_with_kopf_probes() -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SSO_RUNNER_IMAGE"] == "ghcr.io/nvidia/safe-synthesizer-runner:0.1.0"
     assert env["SSO_JOB_SERVICE_ACCOUNT"] == "ssj-safe-synthesizer-job"
+    assert env["SSO_PROPAGATE_LABELS"] == "kueue.x-k8s.io/queue-name,kueue.x-k8s.io/priority-class"
+    assert env["SSO_PROPAGATE_ANNOTATIONS"] == ""
 
 
 def test_chart_crd_is_the_generated_one() -> None:

@@ -210,3 +210,37 @@ def test_gpu_memory_mib(quantity: str, mib: int) -> None:
 def test_gpu_memory_rejects_other_units() -> None:
     with pytest.raises(ValueError):
         jobs.gpu_memory_mib("40G")
+
+
+def test_queue_labels_and_configured_annotations_are_copied_and_a_queued_job_starts_suspended() -> None:
+    settings = OperatorSettings(propagate_annotations=("example.com/",))
+    cr_labels = {
+        "kueue.x-k8s.io/queue-name": "gpu-queue",
+        "kueue.x-k8s.io/priority-class": "high",
+        "team": "not-copied",
+        "app.kubernetes.io/managed-by": "someone-else",  # ours always win
+    }
+    cr_annotations = {"example.com/cost-center": "42", "other": "not-copied"}
+    job = jobs.build_job(
+        OWNER, spec(), settings, "ssj-minimal-abc", cr_labels=cr_labels, cr_annotations=cr_annotations
+    )
+    labels = job["metadata"]["labels"]
+    assert labels["kueue.x-k8s.io/queue-name"] == "gpu-queue"
+    assert labels["kueue.x-k8s.io/priority-class"] == "high"
+    assert "team" not in labels and labels["app.kubernetes.io/managed-by"] == "safe-synthesizer-operator"
+    assert "kueue.x-k8s.io/queue-name" not in job["spec"]["template"]["metadata"]["labels"]
+    assert job["metadata"]["annotations"]["example.com/cost-center"] == "42"
+    assert "other" not in job["metadata"]["annotations"]
+    assert job["spec"]["suspend"] is True  # the queue's admission controller unsuspends it
+    kubernetes_validate.validate(job, "1.33", strict=True)
+    # no queue name: created running, nothing copied when nothing is configured
+    plain = jobs.build_job(OWNER, spec(), OperatorSettings(propagate_labels=()), "j", cr_labels=cr_labels)
+    assert "suspend" not in plain["spec"] and "kueue.x-k8s.io/queue-name" not in plain["metadata"]["labels"]
+
+
+def test_managed_by_is_passed_to_the_job() -> None:
+    job = jobs.build_job(OWNER, spec(managedBy="kueue.x-k8s.io/multikueue"), OperatorSettings(), "j")
+    assert job["spec"]["managedBy"] == "kueue.x-k8s.io/multikueue"
+    assert "managedBy" not in jobs.build_job(OWNER, spec(), OperatorSettings(), "j")["spec"]
+    with pytest.raises(ValueError):
+        spec(managedBy="no-slash")

@@ -89,3 +89,14 @@ def test_main_rejects_bad_settings(
     monkeypatch.setenv("SSO_JOB_TTL_SECONDS", "soon")
     assert main(["--liveness", ""]) == 2
     assert "SSO_JOB_TTL_SECONDS" in capsys.readouterr().err
+
+
+def test_propagated_keys_default_to_kueues_and_may_be_emptied() -> None:
+    assert OperatorSettings.from_env({}).propagate_labels == (
+        "kueue.x-k8s.io/queue-name",
+        "kueue.x-k8s.io/priority-class",
+    )
+    settings = OperatorSettings.from_env(
+        {"SSO_PROPAGATE_LABELS": "", "SSO_PROPAGATE_ANNOTATIONS": "example.com/, team"}
+    )
+    assert settings.propagate_labels == () and settings.propagate_annotations == ("example.com/", "team")

@@ -321,3 +321,44 @@ def test_cancelled_run_keeps_what_the_stopped_runner_published() -> None:
     # a pod that left no JSON message adds nothing
     tail = st.observe_pod(pod("Failed", terminated={"exitCode": 137, "message": "Killed"}))
     assert st.cancelled_run_results(cancelled, tail, 2, LATER) is None
+
+
+def queued_job(suspend: bool, **status) -> dict:
+    body = job(**status)
+    body["metadata"]["labels"] = {"kueue.x-k8s.io/queue-name": "gpu"}
+    body["spec"] = {"suspend": suspend}
+    return body
+
+
+def test_a_queued_job_is_pending_with_suspended_queued_until_admitted() -> None:
+    queued = st.status_from_job({}, st.observe_job(queued_job(True)), 1, NOW)
+    assert queued["phase"] == "Pending" and "queue gpu" in queued["message"]
+    assert cond(queued, "Suspended")["status"] == "True" and cond(queued, "Suspended")["reason"] == "Queued"
+    assert ("Normal", "Queued") in [(e.type, e.reason) for e in st.transitions({}, queued)]
+    admitted = st.status_from_job(queued, st.observe_job(queued_job(False, active=1, ready=1)), 1, LATER)
+    assert admitted["phase"] == "Running"
+    assert (
+        cond(admitted, "Suspended")["status"] == "False"
+        and cond(admitted, "Suspended")["reason"] == "Admitted"
+    )
+    # preempted: suspended again, back to the queue
+    preempted = st.status_from_job(admitted, st.observe_job(queued_job(True)), 1, LATER)
+    assert preempted["phase"] == "Pending" and cond(preempted, "Running")["status"] == "False"
+    assert cond(preempted, "Suspended")["reason"] == "Queued"
+
+
+def test_suspended_before_it_ever_ran_waits_instead_of_being_cancelled() -> None:
+    assert st.never_ran({}) and st.never_ran({"phase": "Pending"})
+    assert not st.never_ran({"phase": "Pending", "startTime": NOW})
+    assert not st.never_ran({"phase": "Cancelled"}) and not st.never_ran(
+        {"phase": "Running", "startTime": NOW}
+    )
+    waiting = st.suspended_status({}, 1, NOW, [])
+    assert waiting["phase"] == "Suspended" and cond(waiting, "Suspended")["status"] == "True"
+    assert st.status_patch(waiting, st.suspended_status(waiting, 1, LATER, [])) == {}
+    queued = st.status_from_job({}, st.observe_job(queued_job(True)), 1, NOW)
+    dequeued = st.suspended_status(queued, 2, LATER, ["ssj-x-1"])
+    assert dequeued["phase"] == "Suspended" and dequeued["jobName"] is None
+    assert "ssj-x-1" in dequeued["message"] and cond(dequeued, "Suspended")["reason"] == "Suspended"
+    rerun = st.new_run_status(dequeued, 3, LATER, resumed=True)
+    assert rerun["phase"] == "Pending" and cond(rerun, "Suspended")["reason"] == "Resumed"

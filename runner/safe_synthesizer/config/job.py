@@ -128,7 +128,18 @@ class SafeSynthesizerJobSpec(Parameters):
         description="ServiceAccount of the runner pod (default: the chart's job account).",
     )
     image: str | None = Field(None, max_length=1024, description="Runner image; default from the operator.")
-    suspend: bool = Field(False, description="true stops the job (phase Cancelled); false again re-runs it.")
+    suspend: bool = Field(
+        False,
+        description="true before the job ever ran keeps it waiting (phase Suspended); true while it runs "
+        "stops it (phase Cancelled, partial results kept); false again (re-)runs it.",
+    )
+    managedBy: str | None = Field(
+        None,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$",
+        description="spec.managedBy of the runner Job (as batch/v1 Job): the controller that runs it "
+        "instead of the built-in Job controller, e.g. kueue.x-k8s.io/multikueue.",
+    )
     activeDeadlineSeconds: int | None = Field(None, gt=0, description="Wall-clock limit for the runner Job.")
     backoffLimit: int = Field(2, ge=0, le=20, description="Retries of the runner pod on transient failures.")
     ttlSecondsAfterFinished: int | None = Field(
@@ -153,7 +164,7 @@ class SafeSynthesizerJobSpec(Parameters):
         return self
 
 
-Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
+Phase = Literal["Pending", "Suspended", "Running", "Succeeded", "Failed", "Cancelled"]
 ConditionType = Literal["Created", "Running", "Complete", "Failed", "Suspended", "PartialResults"]
 
 
@@ -197,7 +208,9 @@ class ResultRef(Parameters):
 class SafeSynthesizerJobStatus(Parameters):
     """Observed state, written by the operator."""
 
-    phase: Phase | None = Field(None, description="Pending, Running, Succeeded, Failed or Cancelled.")
+    phase: Phase | None = Field(
+        None, description="Pending, Suspended, Running, Succeeded, Failed or Cancelled."
+    )
     conditions: list[Condition] = Field(default_factory=list, max_length=16, description="Conditions.")
     progress: Progress | None = Field(None, description="Live progress.")
     scores: Scores | None = Field(None, description="SQS and DPS.")
