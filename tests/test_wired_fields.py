@@ -256,3 +256,42 @@ def test_accept_no_delineator_keeps_an_unclosed_group():
     assert parse_sequence(unclosed, schema, strict, group_by="kind") == ([], [])
     records, reasons = parse_sequence(unclosed, schema, accept, group_by="kind")
     assert len(records) == 3 and reasons == []  # the complete lines, never the cut-off tail
+
+
+def test_lora_run_records_peft_and_generation_rebuilds_the_base_as_trained(tmp_path, local_model_dir):
+    """The pretrained (LoRA) path: an explicit QLORA on CPU falls back to LoRA with a warning in
+    summary.json; the explicit RoPE factor and attention implementation go into the model card, and
+    generation loads the base with both again (its rotary frequencies are the scaled ones)."""
+    from safe_synthesizer.pipeline import RunOptions, _load_generation_model, run_pipeline
+
+    data = tmp_path / "in.csv"
+    _table().to_csv(data, index=False)
+    params = _params(
+        enable_replace_pii=False,
+        evaluation={"enabled": False},
+        data={"holdout": 0, "random_state": 3},
+        training={
+            "pretrained_model": str(local_model_dir),
+            "num_input_records_to_sample": 4,
+            "batch_size": 2,
+            "gradient_accumulation_steps": 1,
+            "lora_r": 4,
+            "peft_implementation": "QLORA",
+            "rope_scaling_factor": 2,
+            "attn_implementation": "eager",
+        },
+    )
+    out = tmp_path / "out"
+    options = RunOptions(data_source=str(data), output=str(out), mode="train", device="cpu")
+    assert run_pipeline(params, options).status == "succeeded"
+    summary = json.loads((out / "summary.json").read_text())
+    resolved = summary["resolved_config"]
+    assert resolved["peft_implementation"] == "LORA" and resolved["quantization"] is None
+    assert any(w.startswith("training.peft_implementation QLORA needs a GPU") for w in summary["warnings"])
+    assert resolved["rope_scaling_factor"] == 2 and resolved["attn_implementation"] == "eager"
+
+    model, _, card = _load_generation_model(out / "adapter", options, "cpu")
+    assert card["rope_scaling_factor"] == 2
+    plain = load_base_model(str(local_model_dir), device="cpu")
+    assert model.model.rotary_emb.inv_freq.allclose(plain.model.model.rotary_emb.inv_freq / 2)
+    assert model.config._attn_implementation == "eager"
