@@ -167,3 +167,16 @@ def test_generation_section_is_walked():
     """Sanity: the walk reaches nested sections (generation.validation.*)."""
     paths = [p for p, _, _ in config_fields(GenerateParameters)]
     assert "validation.group_by_accept_no_delineator" in paths
+
+
+def test_llm_only_fields_are_warned_about_with_the_field_token_engine():
+    from safe_synthesizer.accepted_only import llm_only_warnings
+
+    assert llm_only_warnings(SafeSynthesizerParameters(), "field_tokens") == []
+    same_as_default = SafeSynthesizerParameters.model_validate({"training": {"attn_implementation": "auto"}})
+    assert llm_only_warnings(same_as_default, "field_tokens") == []
+    params = SafeSynthesizerParameters.model_validate(
+        {"training": {"attn_implementation": "eager", "rope_scaling_factor": 2, "batch_size": 4}}
+    )
+    (warning,) = llm_only_warnings(params, "field_tokens")
+    assert warning.startswith("training.rope_scaling_factor, training.attn_implementation: no effect")

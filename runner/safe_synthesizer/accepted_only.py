@@ -79,3 +79,35 @@ def accepted_only_warnings(params: SafeSynthesizerParameters) -> list[str]:
             continue
         warnings.append(f"{path}: {value!r} is accepted for NeMo compatibility but has no effect: {reason}")
     return warnings
+
+
+# training fields that act on the LLM engine only (LoRA on a pretrained model)
+LLM_ONLY_TRAINING = (
+    "lora_r",
+    "lora_alpha_over_r",
+    "lora_target_modules",
+    "rope_scaling_factor",
+    "quantize_model",
+    "quantization_bits",
+    "peft_implementation",
+    "attn_implementation",
+)
+
+
+def llm_only_warnings(params: SafeSynthesizerParameters, engine: str) -> list[str]:
+    """A warning when the config sets LLM-only training fields but ``engine`` (the field-token
+    engine, a small decoder trained from scratch) has no use for them."""
+    training = params.training
+    ignored = [
+        f"training.{name}"
+        for name in LLM_ONLY_TRAINING
+        if name in training.model_fields_set
+        and getattr(training, name)
+        != type(training).model_fields[name].get_default(call_default_factory=True)
+    ]
+    if not ignored:
+        return []
+    return [
+        f"{', '.join(ignored)}: no effect with the {engine} engine (a small model trained from scratch, no "
+        "LoRA); set training.engine: llm (or training.pretrained_model) to fine-tune a pretrained model"
+    ]

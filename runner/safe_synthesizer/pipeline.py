@@ -304,6 +304,9 @@ def _run(
 
         vram_applied = apply_vram_fraction(params.training.max_vram_fraction, device)
     if options.mode != "generate" and choice.kind == FIELD_TOKENS:
+        from .accepted_only import llm_only_warnings
+
+        summary["warnings"].extend(llm_only_warnings(params, FIELD_TOKENS))
         schema = _training_schema(train, params, summary)
         n_units = _privacy_units(train, params)
         resolved = resolve(
