@@ -46,7 +46,7 @@ def phase(release: Release, name: str) -> str | None:
 
 
 def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
-    return next((c for c in body["status"].get("conditions") or [] if c["type"] == ctype), {})
+    return next((c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == ctype), {})
 
 
 def jobs_of(release: Release, name: str) -> list[dict[str, Any]]:
