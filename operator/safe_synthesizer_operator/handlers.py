@@ -35,7 +35,7 @@ import kopf
 
 from safe_synthesizer.config import GROUP, KIND, PLURAL, VERSION
 
-from .jobs import LABEL_MANAGED_BY, MANAGER
+from .jobs import LABEL_JOB, LABEL_MANAGED_BY, MANAGER
 from .kube import KubeApi, make_api_client
 from .reconciler import Key, Reconciler
 from .settings import OperatorSettings
@@ -211,12 +211,26 @@ def job_event(event: kopf.RawEvent, namespace: str, memo: kopf.Memo, **_: Any) -
     memo.runtime.run(namespace, owner["name"], "job")
 
 
-@kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGER})
-def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    """A runner pod changed or went away: a cancelled run's last words go to its CR's status."""
+def _pod_of_a_suspended_cr(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    """The pod watch's filter, before any handler runs (no call, no log for other pods): only pods
+    whose CR is known to be suspended."""
+    runtime = getattr(memo, "runtime", None)
+    if runtime is None:
+        return False
+    labels = body.get("metadata", {}).get("labels") or {}
+    return runtime.reconciler.is_suspended(
+        body.get("metadata", {}).get("namespace") or "", labels.get(LABEL_JOB)
+    )
+
+
+@kopf.on.event("v1", "pods", labels={LABEL_MANAGED_BY: MANAGER}, when=_pod_of_a_suspended_cr)
+async def pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A runner pod of a suspended CR changed or went away: a cancelled run's last words go to its
+    CR's status (async: no thread for the cheap check; the reconcile runs in the pool)."""
     runtime = getattr(memo, "runtime", None)
     if runtime is None:
         return
     key = runtime.reconciler.pod_event(event.get("object") or {})
     if key is not None:
-        runtime.run(key[0], key[1], "pod")
+        future = runtime.loop.run_in_executor(runtime.executor, runtime.run, key[0], key[1], "pod")
+        future.add_done_callback(_log_failure)

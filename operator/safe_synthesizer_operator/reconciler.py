@@ -110,6 +110,12 @@ class Reconciler:
                 return self._waiters(key)
         return []
 
+    def is_suspended(self, namespace: str, name: str | None) -> bool:
+        """Whether the CR is known and has ``spec.suspend: true`` (the pod watch's filter)."""
+        with self._guard:
+            entry = self.known.get((namespace, name or ""))
+            return entry is not None and entry.suspended
+
     def pod_event(self, pod: dict[str, Any]) -> Key | None:
         """A runner pod changed or went away (the DELETED event carries its last status). When it
         belongs to a suspended CR and its container has terminated with a message, keep the pod for
