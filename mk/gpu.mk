@@ -1,5 +1,5 @@
 # The GPU lane: the runner image's dependency set, its Dockerfile lint and the GPU figures.
-.PHONY: gpu-deps-check docker-lint gpu-check gpu-check-smoke
+.PHONY: gpu-deps-check docker-lint gpu-check gpu-check-smoke gpu-wheels
 
 DEPS_OUT := build/deps
 HADOLINT_VERSION := 2.15.1
@@ -29,3 +29,20 @@ gpu-check: ## GPU figures in one script (LoRA/QLoRA bf16, DP ratio, field engine
 
 gpu-check-smoke: ## the same script with tiny shapes on CPU (under a minute; tests/test_gpu_check.py runs it)
 	$(BIN)/python scripts/gpu_check.py --smoke
+
+# Wheels for a GPU machine without network (carry build/gpu-wheels there): bitsandbytes (QLoRA) and
+# the field-engine / DP sections' light dependencies, at constraints-gpu.txt's versions, for its
+# Python (GPU_PYTHON). scripts/gpu_check.py installs only those that do not import there. Under
+# 60 MiB in all (the carry limit is 64 MiB with the working tree); if that machine lacks scipy (DP
+# accounting), trade: GPU_WHEELS="scipy ..." without bitsandbytes.
+GPU_PYTHON ?= 3.11
+GPU_WHEELS ?= bitsandbytes pandas pydantic pydantic-core annotated-types typing-inspection faker \
+  python-dateutil pytz tzdata six dp-accounting absl-py attrs dm-tree opacus opt-einsum
+GPU_PLATFORMS := $(addprefix --platform ,manylinux_2_28_x86_64 manylinux_2_24_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64)
+
+gpu-wheels: ## download the wheels gpu-check may need on a machine without network -> build/gpu-wheels
+	rm -rf build/gpu-wheels build/gpu-site
+	$(PIP) download -q --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) $(GPU_PLATFORMS) \
+	  -c constraints-gpu.txt -d build/gpu-wheels $(GPU_WHEELS)
+	@total=$$(cat build/gpu-wheels/*.whl | wc -c); echo "gpu-wheels: $$(ls build/gpu-wheels | wc -l) wheels, $$((total / 1048576)) MiB"; \
+	  test $$total -le 62914560 || { echo "gpu-wheels: over 60 MiB: trim GPU_WHEELS"; exit 1; }

@@ -139,7 +139,8 @@ def _importable(module: str) -> bool:
         return False
 
 
-# import name -> distribution in build/gpu-wheels (the field-engine sections' light dependencies)
+# import name -> distribution, for the wheels `make gpu-wheels` puts in build/gpu-wheels (under 60 MiB
+# in all): QLoRA's bitsandbytes and the field-engine / DP sections' light dependencies.
 CARRIED = {
     "bitsandbytes": "bitsandbytes",
     "pandas": "pandas",
@@ -147,35 +148,44 @@ CARRIED = {
     "pydantic_core": "pydantic-core",
     "annotated_types": "annotated-types",
     "typing_inspection": "typing-inspection",
-    "yaml": "pyyaml",
     "faker": "faker",
     "dateutil": "python-dateutil",
     "pytz": "pytz",
     "tzdata": "tzdata",
+    "six": "six",
     "dp_accounting": "dp-accounting",
+    "absl": "absl-py",
+    "attr": "attrs",
+    "tree": "dm-tree",
+    "mpmath": "mpmath",
     "opacus": "opacus",
+    "opt_einsum": "opt-einsum",
+    "scipy": "scipy",
 }
 
 
-def bring_missing_wheels() -> list[str]:
-    """Install (``--no-deps``, into build/gpu-site) every carried wheel whose module does not import."""
+def bring_missing_wheels(gpu: bool) -> tuple[list[str], list[str]]:
+    """Install (``--no-deps``, into build/gpu-site, after the installed packages on ``sys.path``) every
+    wheel in build/gpu-wheels whose module does not import; returns (brought, still missing).
+
+    bitsandbytes only matters with a GPU (QLoRA), so it is left alone without one."""
     for path in (ROOT / "runner", ROOT / "scripts"):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
     if SITE.is_dir() and str(SITE) not in sys.path:
-        sys.path.insert(0, str(SITE))
-    if not WHEELS.is_dir():
-        return []
-    missing = sorted({dist for module, dist in CARRIED.items() if not _importable(module)})
-    available = [d for d in missing if any(WHEELS.glob(d.replace("-", "_") + "-*.whl"))]
+        sys.path.append(str(SITE))
+    wanted = {module: dist for module, dist in CARRIED.items() if gpu or module != "bitsandbytes"}
+    missing = sorted({dist for module, dist in wanted.items() if not _importable(module)})
+    available = [d for d in missing if WHEELS.is_dir() and any(WHEELS.glob(d.replace("-", "_") + "-*.whl"))]
     if available:
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--upgrade"]
         cmd += ["--find-links", str(WHEELS), "--target", str(SITE), *available]
         subprocess.run(cmd, check=False)
         if str(SITE) not in sys.path:
-            sys.path.insert(0, str(SITE))
+            sys.path.append(str(SITE))
         importlib.invalidate_caches()
-    return available
+    still = sorted({dist for module, dist in wanted.items() if not _importable(module)})
+    return available, still
 
 
 # --------------------------------------------------------------------------------------------------
@@ -542,10 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     begun = time.perf_counter()
-    brought = bring_missing_wheels()
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    brought, still_missing = bring_missing_wheels(gpu=device == "cuda")
     shape = SMOKE if args.smoke else FULL
     budget = args.budget_s or (120.0 if args.smoke else 450.0)
     if device == "cpu" and not args.smoke:
@@ -557,11 +567,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         name = f"CPU ({torch.get_num_threads()} threads)"
     print(
-        f"gpu-check: {name}, torch {torch.__version__}, {'smoke' if args.smoke else 'full'} shapes, budget "
+        f"gpu-check: {name}, Python {sys.version.split()[0]}, torch {torch.__version__}, {'smoke' if args.smoke else 'full'} shapes, budget "
         f"{budget:.0f} s, peak {args.peak_tflops:.0f} TFLOP/s bf16"
         + (f", brought {', '.join(brought)}" if brought else ""),
         flush=True,
     )
+    if still_missing:
+        print(f"gpu-check: not importable (their sections will fail): {', '.join(still_missing)}", flush=True)
     report = Report(args.peak_tflops * 1e12, args.hbm_tbps * 1e12)
     wanted = [s for s in args.sections.split(",") if s]
     unknown = sorted(set(wanted) - set(SECTIONS))
