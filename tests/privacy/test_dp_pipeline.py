@@ -111,11 +111,13 @@ def test_summary_holds_the_ledger(dp_run):
     for column in ("sex", "age"):
         assert schema["columns"][column] == {
             "mechanism": "declared public domain",
-            "epsilon": 0.0,
+            "histograms": 0,
             "delta": 0.0,
         }
     paying = [c for c in COLUMNS if c not in ("sex", "age")]
-    assert all(schema["columns"][c]["epsilon"] > 0 for c in paying)
+    assert all(schema["columns"][c]["histograms"] > 0 for c in paying)
+    assert all(schema["columns"][c]["sigma"] == schema["sigma"] > 0 for c in paying)
+    assert schema["histograms"] == sum(schema["columns"][c]["histograms"] for c in paying)
     # nothing computed on raw records without the budget
     assert summary["training"]["train_loss"] is None and summary["training"]["tokens_seen"] == 0
 

@@ -18,9 +18,13 @@ import pytest
 from safe_synthesizer.autoconfig import auto_delta
 from safe_synthesizer.config import SafeSynthesizerParameters
 from safe_synthesizer.privacy import schema as dp_module
-from safe_synthesizer.privacy.accounting import SCHEMA_DELTA_FRACTION, SCHEMA_EPSILON_FRACTION, split_budget
+from safe_synthesizer.privacy.accounting import (
+    SCHEMA_DELTA_FRACTION,
+    SCHEMA_EPSILON_FRACTION,
+    schema_noise_sigma,
+    split_budget,
+)
 from safe_synthesizer.privacy.schema import (
-    HISTOGRAM_SHARE,
     LENGTH_MAX_EXP,
     MAGNITUDE_MAX_EXP,
     MAGNITUDE_MIN_EXP,
@@ -28,6 +32,7 @@ from safe_synthesizer.privacy.schema import (
     SPURIOUS_BUCKET_PROBABILITY,
     STEPS_PER_OCTAVE,
     bucket_threshold,
+    discrete_gaussian,
     discrete_laplace,
     dp_histogram,
     dp_schema,
@@ -63,6 +68,18 @@ def tail(epsilon: float, m: int) -> float:
     """``P(Z >= m)`` summed from the pmf (to where the terms vanish)."""
     ks = np.arange(m, m + int(80 / epsilon) + 50)
     return float(np.sum(pmf(epsilon, ks)))
+
+
+def gauss_pmf(sigma: float, ks: np.ndarray) -> np.ndarray:
+    """Exact ``P(Z = k)`` of the discrete Gaussian, normalised over ``|k| <= 40σ + 40``."""
+    support = np.arange(-int(40 * sigma) - 40, int(40 * sigma) + 41)
+    norm = np.exp(-(support.astype(float) ** 2) / (2 * sigma**2)).sum()
+    return np.exp(-(np.asarray(ks, dtype=float) ** 2) / (2 * sigma**2)) / norm
+
+
+def gauss_tail(sigma: float, m: int) -> float:
+    """``P(Z >= m)`` of the discrete Gaussian, summed exactly."""
+    return float(gauss_pmf(sigma, np.arange(m, m + int(40 * sigma) + 40)).sum())
 
 
 def is_power_of_two(x: float) -> bool:
@@ -133,40 +150,62 @@ def test_discrete_laplace_is_seeded_by_the_generator_only():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+# ------------------------------------------------------------------ discrete Gaussian noise
+
+
+@pytest.mark.parametrize("sigma", [0.7, 3.0, 12.5])
+def test_discrete_gaussian_has_the_discrete_gaussian_distribution(sigma):
+    n = 400_000
+    z = discrete_gaussian(np.random.default_rng(2025), sigma, n)
+    assert z.shape == (n,) and np.issubdtype(z.dtype, np.integer)
+    for k in range(-int(2 * sigma) - 1, int(2 * sigma) + 2):
+        p = float(gauss_pmf(sigma, k))
+        assert abs(np.mean(z == k) - p) < 5 * math.sqrt(p * (1 - p) / n), k
+    variance = float((gauss_pmf(sigma, np.arange(-500, 501)) * np.arange(-500, 501) ** 2).sum())
+    assert z.var() == pytest.approx(variance, rel=0.03)
+    assert abs(z.mean()) < 5 * math.sqrt(variance / n)
+
+
+def test_a_rounded_continuous_gaussian_fails_the_discrete_gaussian_check():
+    """The pmf check has teeth: rounding a continuous N(0, σ²) is a different law at small σ."""
+    sigma, n = 0.7, 400_000
+    z = np.round(np.random.default_rng(8).normal(0.0, sigma, n))
+    p = float(gauss_pmf(sigma, 0))
+    assert abs(np.mean(z == 0) - p) > 5 * math.sqrt(p * (1 - p) / n)
+
+
+def test_discrete_gaussian_is_seeded_by_the_generator_only():
+    a = discrete_gaussian(np.random.default_rng(3), 9.0, 1000)
+    b = discrete_gaussian(np.random.default_rng(3), 9.0, 1000)
+    c = discrete_gaussian(np.random.default_rng(4), 9.0, 1000)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
 # ------------------------------------------------------------------ the histogram threshold
 
-THRESHOLD_CASES = [
-    (0.05, 1e-6),
-    (0.12, 9.3e-7),
-    (0.3, 1e-5),
-    (1.0, 1e-6),
-    (1.0, 0.2),
-    (2.5, 1e-9),
-    (0.7, 3.3e-4),
-]
+THRESHOLD_CASES = [(3.0, 1e-6), (28.3, 2.4e-8), (46.3, 1.6e-7), (1.0, 0.2), (0.8, 1e-9), (10.0, 3.3e-4)]
 
 
-@pytest.mark.parametrize(("epsilon", "delta"), THRESHOLD_CASES)
-def test_a_count_one_value_is_released_with_probability_at_most_delta_and_tau_is_tight(epsilon, delta):
-    tau = histogram_threshold(epsilon, delta)
+@pytest.mark.parametrize(("sigma", "delta"), THRESHOLD_CASES)
+def test_a_count_one_value_is_released_with_probability_at_most_delta(sigma, delta):
+    tau = histogram_threshold(sigma, delta)
     assert isinstance(tau, int) and tau >= 2
     # P(1 + Z >= τ) = P(Z >= τ − 1), summed exactly from the pmf
-    released = tail(epsilon, tau - 1)
-    assert released == pytest.approx(math.exp(-epsilon * (tau - 1)) / (1 + math.exp(-epsilon)), rel=1e-9)
-    assert released <= delta
-    # one lower would not be (ε, δ): the threshold is the smallest that works
-    assert tail(epsilon, tau - 2) > delta
+    assert gauss_tail(sigma, tau - 1) <= delta
+    # the subgaussian bound is not wasteful: the exact smallest threshold is at most 25 % lower
+    exact = next(m for m in range(0, tau) if gauss_tail(sigma, m) <= delta)
+    assert tau - 1 <= 1.25 * exact + 2
 
 
 def test_dp_histogram_releases_count_one_values_at_the_exact_rate():
-    """20,000 values seen once at (ε, δ) = (1, 0.2): τ = 3, each released w.p. P(Z >= 2) = e^{−2} / (1 + e^{−1})."""
-    epsilon, delta = 1.0, 0.2
-    tau = histogram_threshold(epsilon, delta)
+    """20,000 values seen once at (σ, δ) = (1, 0.2): τ = 3, each released w.p. P(Z >= 2)."""
+    sigma, delta = 1.0, 0.2
+    tau = histogram_threshold(sigma, delta)
     assert tau == 3
     values = pd.Series([f"v{i}" for i in range(20_000)])
-    kept = dp_histogram(values, epsilon, delta, np.random.default_rng(11))
+    kept = dp_histogram(values, sigma, delta, np.random.default_rng(11))
     rate = len(kept) / len(values)
-    expected = tail(epsilon, tau - 1)
+    expected = gauss_tail(sigma, tau - 1)
     assert expected <= delta
     assert abs(rate - expected) < 5 * math.sqrt(expected / len(values))
     assert all(c >= tau for c in kept.values())
@@ -178,35 +217,33 @@ def test_dp_histogram_keeps_frequent_values_with_noisy_counts_and_no_unique_valu
     frequent = {f"common-{j}": 300 + 37 * j for j in range(10)}
     values = unique + [v for v, c in frequent.items() for _ in range(c)] + [None] * 400
     series = pd.Series(values, dtype=object).sample(frac=1.0, random_state=1)
-    epsilon, delta = 1.0, 1e-6
-    kept = dp_histogram(series, epsilon, delta, np.random.default_rng(5))
+    sigma, delta = 3.0, 1e-6
+    kept = dp_histogram(series, sigma, delta, np.random.default_rng(5))
     assert not set(kept) & set(unique)
     assert set(kept) == set(frequent) | {None}
     true = {**frequent, None: 400}
     # noisy: within a plausible noise range, yet not the true counts
     assert all(abs(kept[v] - c) <= 30 for v, c in true.items())
-    assert any(kept[v] != c for v, c in true.items())
     assert sum(kept[v] != c for v, c in true.items()) >= 3
 
 
 @pytest.mark.parametrize(
-    ("epsilon", "n_buckets"), [(0.05, 169), (0.16, 169), (1.0, 19), (0.04, 19), (2.0, 1000)]
+    ("sigma", "n_buckets"), [(28.0, 669), (46.0, 669), (1.0, 19), (20.0, 19), (0.6, 1000)]
 )
-def test_an_empty_bucket_is_kept_with_probability_at_most_beta_over_k(epsilon, n_buckets):
-    tau = bucket_threshold(epsilon, n_buckets)
-    assert tail(epsilon, tau) <= SPURIOUS_BUCKET_PROBABILITY / n_buckets
+def test_an_empty_bucket_is_kept_with_probability_at_most_beta_over_k(sigma, n_buckets):
+    tau = bucket_threshold(sigma, n_buckets)
+    assert gauss_tail(sigma, tau) <= SPURIOUS_BUCKET_PROBABILITY / n_buckets
 
 
 def test_noisy_kept_buckets_adds_noise_and_thresholds_at_tau():
-    """4,000 buckets holding exactly τ records: each kept w.p. P(Z >= 0) = 1 / (1 + e^{−ε}), not always."""
-    epsilon, n_buckets = 1.0, 8000
-    tau = bucket_threshold(epsilon, n_buckets)
+    """4,000 buckets holding exactly τ records: each kept w.p. P(Z >= 0), not always."""
+    sigma, n_buckets = 1.0, 8000
+    tau = bucket_threshold(sigma, n_buckets)
     full = np.arange(0, n_buckets, 2)
     buckets = np.repeat(full, tau)
-    kept = noisy_kept_buckets(buckets, list(range(n_buckets)), epsilon, np.random.default_rng(6))
+    kept = noisy_kept_buckets(buckets, list(range(n_buckets)), sigma, np.random.default_rng(6))
     rate = np.isin(full, kept).mean()
-    expected = tail(epsilon, 0)
-    assert expected == pytest.approx(1 / (1 + math.exp(-epsilon)))
+    expected = gauss_tail(sigma, 0)
     assert abs(rate - expected) < 5 * math.sqrt(expected * (1 - expected) / len(full))
     assert set(kept) <= set(full.tolist())  # the empty half: P(spurious) <= β / K each
 
@@ -250,21 +287,27 @@ def test_dp_schema_spends_at_most_the_reserved_share(table, released):
     assert ledger["delta_reserved"] == budget.schema_delta
     assert ledger["epsilon"] <= budget.schema_epsilon * (1 + 1e-12)
     assert ledger["delta"] <= budget.schema_delta * (1 + 1e-12)
+    # 2 numeric columns (one histogram each) and 2 text columns (values + lengths): H = 6
+    assert ledger["histograms"] == 6
+    assert ledger["delta_gaussian"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
+    assert ledger["delta_thresholds"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
+    assert ledger["sigma"] == pytest.approx(
+        schema_noise_sigma(budget.schema_epsilon, 6, budget.schema_delta / 2)
+    )
+    # the accounted ε uses most of the share (σ is the smallest to 1 %), and meets the zCDP bound
+    assert ledger["epsilon"] >= 0.9 * budget.schema_epsilon
+    rho = 6 / (2 * ledger["sigma"] ** 2)
+    assert ledger["epsilon"] <= rho + 2 * math.sqrt(rho * math.log(1 / ledger["delta_gaussian"]))
     columns = ledger["columns"]
     assert set(columns) == set(table.columns)
-    assert sum(c["epsilon"] for c in columns.values()) == pytest.approx(ledger["epsilon"], rel=1e-12)
-    assert sum(c["delta"] for c in columns.values()) == pytest.approx(ledger["delta"], rel=1e-12, abs=0)
-    # the whole reserved share is allocated, evenly over the columns that need an estimate
-    assert ledger["epsilon"] == pytest.approx(budget.schema_epsilon, rel=1e-12)
-    paying = ["color", "customer_id", "amount", "age"]
-    for name in paying:
-        assert columns[name]["epsilon"] == pytest.approx(budget.schema_epsilon / len(paying), rel=1e-12)
-    for name in ("amount", "age"):  # public bucket domain: pure ε
-        assert columns[name]["delta"] == 0.0
+    assert sum(c["histograms"] for c in columns.values()) == ledger["histograms"]
+    assert sum(c["delta"] for c in columns.values()) == pytest.approx(ledger["delta_thresholds"], rel=1e-12)
+    for name in ("amount", "age"):  # public bucket domain: no δ
+        assert columns[name]["delta"] == 0.0 and columns[name]["sigma"] == ledger["sigma"]
     for name in ("color", "customer_id"):
-        assert columns[name]["delta"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
+        assert columns[name]["delta"] == pytest.approx(budget.schema_delta / 4, rel=1e-12)
     for name in ("sex", "score", "active"):  # declared and boolean: free
-        assert columns[name]["epsilon"] == 0.0 and columns[name]["delta"] == 0.0
+        assert columns[name]["histograms"] == 0 and columns[name]["delta"] == 0.0
     assert ledger["privacy_unit"] == "record" and ledger["n_units"] == len(table)
 
 
@@ -272,42 +315,42 @@ def test_text_threshold_in_the_ledger_bounds_the_release_of_a_unique_value_by_it
     _, ledger = released
     for name in ("color", "customer_id"):
         info = ledger["columns"][name]
-        eps_h = HISTOGRAM_SHARE * info["epsilon"]
-        assert info["threshold"] == histogram_threshold(eps_h, info["delta"])
-        assert tail(eps_h, info["threshold"] - 1) <= info["delta"]
+        assert info["threshold"] == histogram_threshold(info["sigma"], info["delta"])
+        assert gauss_tail(info["sigma"], info["threshold"] - 1) <= info["delta"]
 
 
 def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatch):
-    """Spy on the mechanisms: the ε and δ they are actually called with add up to at most the ledger's."""
+    """Spy on the mechanisms: every noisy histogram uses the ledger's σ and they number at most H."""
     calls: list[tuple[str, float, float]] = []
     sizes: list[int] = []
     real_histogram, real_buckets, real_noise = (
         dp_module.dp_histogram,
         dp_module.noisy_kept_buckets,
-        discrete_laplace,
+        discrete_gaussian,
     )
 
-    def histogram(values, epsilon, delta, rng):
-        calls.append(("histogram", epsilon, delta))
-        return real_histogram(values, epsilon, delta, rng)
+    def histogram(values, sigma, delta, rng):
+        calls.append(("histogram", sigma, delta))
+        return real_histogram(values, sigma, delta, rng)
 
-    def buckets(values, domain, epsilon, rng):
-        calls.append(("buckets", epsilon, 0.0))
+    def buckets(values, domain, sigma, rng):
+        calls.append(("buckets", sigma, 0.0))
         before = len(sizes)
-        kept = real_buckets(values, domain, epsilon, rng)
+        kept = real_buckets(values, domain, sigma, rng)
         assert sizes[before:] == [len(domain)]  # noise on every bucket of the public domain, empty ones too
         return kept
 
-    def noise(rng, epsilon, size):
+    def noise(rng, sigma, size):
         sizes.append(size)
-        return real_noise(rng, epsilon, size)
+        return real_noise(rng, sigma, size)
 
     monkeypatch.setattr(dp_module, "dp_histogram", histogram)
     monkeypatch.setattr(dp_module, "noisy_kept_buckets", buckets)
-    monkeypatch.setattr(dp_module, "discrete_laplace", noise)
+    monkeypatch.setattr(dp_module, "discrete_gaussian", noise)
     _, ledger = dp_schema(table, params_for(privacy={"public_domains": PUBLIC}), seed=17)
-    assert sum(e for _, e, _ in calls) <= ledger["epsilon"] * (1 + 1e-12)
-    assert sum(d for _, _, d in calls) <= ledger["delta"] * (1 + 1e-12)
+    assert all(sigma == ledger["sigma"] for _, sigma, _ in calls)
+    assert len(calls) <= ledger["histograms"]
+    assert sum(d for _, _, d in calls) <= ledger["delta_thresholds"] * (1 + 1e-12)
     # 2 text columns (one histogram each), 2 numeric (one bucket histogram each), 1 string length bound
     assert [kind for kind, _, _ in calls].count("histogram") == 2
     assert [kind for kind, _, _ in calls].count("buckets") == 3
@@ -354,8 +397,9 @@ def test_numeric_bounds_are_bucket_edges_around_the_bulk(table, released):
             col.minimum,
             col.maximum,
         )
-        # the bulk is inside (a rare extreme need not be: its bucket may not clear the threshold)
-        assert col.minimum <= values.quantile(0.01) and col.maximum >= values.quantile(0.99)
+        # the bulk is inside (a rare extreme need not be: its bucket may not clear the threshold,
+        # ~4.4 σ = 57 records here, 1.1 % of the table)
+        assert col.minimum <= values.quantile(0.02) and col.maximum >= values.quantile(0.98)
         assert col.minimum != values.min() or col.maximum != values.max()
 
 

@@ -19,8 +19,20 @@ schema estimates (:mod:`.schema`), the rest goes to training::
     ε_schema = SCHEMA_EPSILON_FRACTION · ε        ε_train = ε − ε_schema
     δ_schema = SCHEMA_DELTA_FRACTION · δ          δ_train = δ − δ_schema
 
-Composition: the schema is an adaptive sequence of ``(ε_i, δ_i)``-DP mechanisms with
-``Σ ε_i ≤ ε_schema`` and ``Σ δ_i ≤ δ_schema``; training is ``(ε_train, δ_train)``-DP. By basic
+Schema noise (:func:`schema_noise_sigma`): the schema releases ``H`` histograms, each of which one
+unit changes by at most 1 in one count (sensitivity 1), with discrete Gaussian noise of parameter
+``σ`` on every count. Their composition is accounted with the same PLD library::
+
+    ε_gauss(σ, H, δ_g) = PLD( DiscreteGaussian(σ, sensitivity 1) ∘ ... ∘ (H times) ).get_epsilon(δ_g)
+
+and ``σ`` is the smallest (to 1 %) with ``ε_gauss <= ε_schema``. Thresholding the value histograms of
+columns with an unknown domain adds ``δ_threshold`` (:mod:`.schema`); ``δ_g + δ_threshold = δ_schema``.
+Independent check (tested): the discrete Gaussian is ``1/(2σ²)``-zCDP per histogram (Canonne,
+Kamath & Steinke 2020), so ``ε_gauss <= ρ + 2√(ρ ln(1/δ_g))`` with ``ρ = H / (2σ²)``. Against the
+old even split of ``ε_schema`` into per-column Laplace histograms, the Gaussian's composition grows
+like ``√H`` instead of ``H``: on a 55-column table the text threshold fell from 1,410 to 269 units.
+
+Composition: the schema is ``(ε_schema, δ_schema)``-DP; training is ``(ε_train, δ_train)``-DP. By basic
 (sequential) composition the released artefacts (schema + adapter) are
 ``(ε_schema + ε_train, δ_schema + δ_train) = (ε, δ)``-DP.
 """
@@ -68,6 +80,45 @@ def split_budget(epsilon: float, delta: float) -> Budget:
     if not epsilon > 0 or not 0 < delta < 1:
         raise ValueError(f"need epsilon > 0 and 0 < delta < 1, got {epsilon}, {delta}")
     return Budget(epsilon, delta, SCHEMA_EPSILON_FRACTION * epsilon, SCHEMA_DELTA_FRACTION * delta)
+
+
+def schema_epsilon_for(sigma: float, histograms: int, delta: float, *, coarse: bool = False) -> float:
+    """``ε`` at ``δ`` of ``histograms`` discrete-Gaussian releases (parameter ``σ``, sensitivity 1)."""
+    from dp_accounting.pld import privacy_loss_distribution
+
+    if histograms <= 0:
+        return 0.0
+    one = privacy_loss_distribution.from_discrete_gaussian_mechanism(
+        sigma, sensitivity=1, value_discretization_interval=COARSE_INTERVAL if coarse else FINE_INTERVAL
+    )
+    return float(one.self_compose(int(histograms)).get_epsilon_for_delta(delta))
+
+
+def zcdp_sigma(epsilon: float, histograms: int, delta: float) -> float:
+    """``σ`` whose zCDP bound ``ρ + 2√(ρ ln(1/δ))`` (``ρ = H / (2σ²)``) equals ``ε``: an upper bound of
+    the PLD's ``σ`` (module docstring)."""
+    log_term = math.log(1.0 / delta)
+    root_rho = math.sqrt(log_term + epsilon) - math.sqrt(log_term)
+    return math.sqrt(histograms / (2.0 * root_rho**2))
+
+
+def schema_noise_sigma(epsilon: float, histograms: int, delta: float) -> float:
+    """Smallest ``σ`` (to 1 %) with ``schema_epsilon_for(σ, histograms, δ) <= ε`` (bisection in ``log σ``
+    on the fine accountant: the coarse one's pessimism adds up over H compositions, ~5 % at H = 72)."""
+    if not epsilon > 0 or histograms <= 0:
+        raise ValueError(f"need epsilon > 0 and at least one histogram, got {epsilon}, {histograms}")
+    # The zCDP bound is looser than the PLD, so its σ meets the target: search below it only.
+    high = math.log(zcdp_sigma(epsilon, histograms, delta))
+    low = high - math.log(4.0)
+    if schema_epsilon_for(math.exp(low), histograms, delta) <= epsilon:
+        return math.exp(low)
+    while high - low > 0.01:
+        middle = 0.5 * (low + high)
+        if schema_epsilon_for(math.exp(middle), histograms, delta) <= epsilon:
+            high = middle
+        else:
+            low = middle
+    return math.exp(high)
 
 
 def epsilon_for(sigma: float, q: float, steps: int, delta: float, *, coarse: bool = False) -> float:

@@ -7,40 +7,44 @@ exact min/max, which reveals rare values and extremes of the training data. Here
   ``nullable`` is always true; float columns allow ``FLOAT_DECIMALS`` decimals; a column given in
   ``public_domains`` uses the declared categories or ``(minimum, maximum)``.
 * **boolean** columns (bool dtype): no estimate needed.
+* **noise**: every released count gets **discrete Gaussian** noise ``Z`` with parameter ``σ``
+  (``P(Z = k) ∝ exp(−k² / (2σ²))``, integers: no floating-point attack surface; sampled exactly as
+  in Canonne, Kamath & Steinke 2020, Algorithm 3). It is σ²-subgaussian, so
+  ``P(Z >= k) <= exp(−k² / (2σ²))``, the tail bound every threshold below uses.
 * **numeric** columns: a histogram over a **public, finite** set of signed magnitude buckets, four
   per octave (``[2^(k/4), 2^((k+1)/4))`` and its negative, ``k/4`` in ``[MAGNITUDE_MIN_EXP,
-  MAGNITUDE_MAX_EXP]``, plus a near-zero bucket) with discrete Laplace noise ``P(Z = k) ∝ exp(−ε_c |k|)``
-  on each count (one record is in one bucket: ε_c-DP, no δ since the domain is public). Buckets whose
-  noisy count reaches ``ceil(ln(K / β) / ε_c)`` (K buckets, β = ``SPURIOUS_BUCKET_PROBABILITY``) are
-  kept, and ``[lo, hi]`` spans them (integer columns: the integers inside). The bounds never reveal
-  an extreme (they are bucket edges, 19 % apart) and stay within one bucket of the data's range: a
+  MAGNITUDE_MAX_EXP]``, plus a near-zero bucket), noise on every bucket (one record is in one
+  bucket; no δ since the domain is public). Buckets whose noisy count reaches
+  ``ceil(σ √(2 ln(K / β)))`` (K buckets, β = ``SPURIOUS_BUCKET_PROBABILITY``) are kept, and
+  ``[lo, hi]`` spans them (integer columns: the integers inside). The bounds never reveal an
+  extreme (they are bucket edges, 19 % apart) and stay within one bucket of the data's range: a
   generator that samples a few values far outside the real range is punished hard by scorers that
   bin numbers over the synthetic range (one education year of 34 among 24,421 rows dropped an
   SDMetrics pair score from 0.99 to 0.01), so there is no widening margin. When nothing is kept
   (too little budget for the data size), the column has no bounds: the schema becomes permissive
   rather than wrong.
-* **text** columns: a thresholded histogram with **discrete** Laplace noise (no floating-point
-  attack surface): ``c̃_v = c_v + Z``, ``P(Z = k) ∝ exp(−ε_h |k|)``; a value is kept iff
-  ``c̃_v >= τ`` with ``τ = 1 + ceil( ln(1 / (δ_h (1 + e^{−ε_h}))) / ε_h )``. Removing a unit changes
-  one count by 1 (pure ``ε_h``) unless that count was 1 and the value vanishes, which is released
-  with probability ``P(Z >= τ − 1) = e^{−ε_h (τ−1)} / (1 + e^{−ε_h}) <= δ_h``: the histogram is
-  ``(ε_h, δ_h)``-DP. If the kept values (noisy counts, missing values included) cover
-  ``>= CATEGORICAL_COVERAGE`` of the units, the column is categorical with the kept values;
-  otherwise it is a string column whose ``max_length`` is ``MARGIN ×`` the top of the longest kept
-  log2 length bucket (the same bucket histogram on lengths; none kept: no length bound).
+* **text** columns: a thresholded histogram of the observed values, ``c̃_v = c_v + Z``; a value is
+  kept iff ``c̃_v >= τ`` with ``τ = 1 + ceil(σ √(2 ln(1 / δ_c)))``. Removing a unit changes one
+  count by 1 (the Gaussian part) unless that count was 1 and the value vanishes, which is released
+  with probability ``P(Z >= τ − 1) <= δ_c``. If the kept values (noisy counts, missing values
+  included) cover ``>= CATEGORICAL_COVERAGE`` of the units, the column is categorical with the kept
+  values; otherwise it is a string column whose ``max_length`` is ``MARGIN ×`` the top of the
+  longest kept log2 length bucket (the same bucket histogram on lengths; none kept: no length bound).
 
 Per-unit contribution: with ``data.group_training_examples_by`` a unit is a group, which may hold
 many records; every estimate uses **one uniformly drawn record per group**, so one unit changes one
 count by at most 1 and moves one point of each quantile input.
 
-Budget (see :mod:`.accounting`): ``ε_schema = SCHEMA_EPSILON_FRACTION · ε`` is split evenly over the
-columns that need an estimate (``ε_c``); a numeric column spends ``ε_c`` on its bucket histogram; a
-text column ``3 ε_c / 4`` on the value histogram (with ``δ_c = δ_schema / #text columns``) and,
-only when the column turns out to be a string column, ``ε_c / 4`` on the length buckets (the
-choice is post-processing of the histogram; the ledger reports the whole ``ε_c``). By basic composition the schema is ``(Σ ε_c, Σ δ_c) <= (ε_schema, δ_schema)``-DP,
-and with DP-SGD at ``(ε − ε_schema, δ − δ_schema)`` the whole release is ``(ε, δ)``-DP. The
-ledger reports the allocated amounts (an upper bound of what was spent). Noise comes from OS
-entropy, never from the run's recorded seed.
+Budget (see :mod:`.accounting`): ``(ε_schema, δ_schema)`` is reserved from the target. The schema
+releases ``H = #numeric + 2·#text`` histograms (a text column is counted with its length histogram
+whether or not it needs one), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
+part (``δ_g``) and the thresholds (``δ_c = δ_schema / 2 / #text`` per text column; no text column:
+all of it to ``δ_g``), and ``σ = schema_noise_sigma(ε_schema, H, δ_g)`` (PLD of H discrete
+Gaussians, :mod:`.accounting`). By the standard thresholding argument the schema is
+``(ε_gauss, δ_g + Σ δ_c) <= (ε_schema, δ_schema)``-DP, and with DP-SGD at
+``(ε − ε_schema, δ − δ_schema)`` the whole release is ``(ε, δ)``-DP. The ledger reports the
+accounted ``ε_gauss`` and the whole ``δ_schema``. Noise comes from OS entropy, never from the run's
+recorded seed.
 """
 
 from __future__ import annotations
@@ -56,12 +60,11 @@ from ..autoconfig import auto_delta
 from ..config import SafeSynthesizerParameters, is_auto
 from ..errors import UserInputError
 from ..schema import ColumnSchema, TableSchema
-from .accounting import split_budget
+from .accounting import schema_epsilon_for, schema_noise_sigma, split_budget
 
 MARGIN = 2.0  # string length bounds are widened by this factor (post-processing)
 FLOAT_DECIMALS = 6
 CATEGORICAL_COVERAGE = 0.75  # kept values covering less: a string column (free text, identifiers)
-HISTOGRAM_SHARE = 0.75  # of a text column's ε_c: the value histogram; the rest bounds string lengths
 MAX_CATEGORIES = 1000
 
 
@@ -71,17 +74,30 @@ def discrete_laplace(rng: np.random.Generator, epsilon: float, size: int) -> np.
     return rng.geometric(p, size) - rng.geometric(p, size)
 
 
-def histogram_threshold(epsilon: float, delta: float) -> int:
-    """``τ`` of the thresholded discrete-Laplace histogram (module docstring)."""
-    t = math.exp(-epsilon)
-    return 1 + math.ceil(math.log(1.0 / (delta * (1.0 + t))) / epsilon)
+def discrete_gaussian(rng: np.random.Generator, sigma: float, size: int) -> np.ndarray:
+    """Integer noise with ``P(Z = k) ∝ exp(−k² / (2σ²))`` (Canonne, Kamath & Steinke 2020, Algorithm 3):
+    a discrete Laplace proposal of scale ``t = ⌊σ⌋ + 1``, accepted with probability
+    ``exp(−(|Y| − σ²/t)² / (2σ²))``."""
+    t = math.floor(sigma) + 1
+    out = np.empty(0, dtype=np.int64)
+    while out.size < size:
+        need = size - out.size
+        proposal = discrete_laplace(rng, 1.0 / t, 2 * need + 16)
+        accept = np.exp(-((np.abs(proposal) - sigma**2 / t) ** 2) / (2.0 * sigma**2))
+        out = np.concatenate([out, proposal[rng.random(proposal.size) < accept]])
+    return out[:size]
 
 
-def dp_histogram(values: pd.Series, epsilon: float, delta: float, rng: np.random.Generator) -> dict[Any, int]:
+def histogram_threshold(sigma: float, delta: float) -> int:
+    """``τ`` of the thresholded histogram: ``1 + ceil(σ √(2 ln(1/δ)))``, so ``P(1 + Z >= τ) <= δ``."""
+    return 1 + math.ceil(sigma * math.sqrt(2.0 * math.log(1.0 / delta)))
+
+
+def dp_histogram(values: pd.Series, sigma: float, delta: float, rng: np.random.Generator) -> dict[Any, int]:
     """Values (``None`` for missing) whose noisy count clears ``τ``, with their noisy counts."""
     counts = values.value_counts(dropna=False)
-    noisy = counts.to_numpy() + discrete_laplace(rng, epsilon, len(counts))
-    tau = histogram_threshold(epsilon, delta)
+    noisy = counts.to_numpy() + discrete_gaussian(rng, sigma, len(counts))
+    tau = histogram_threshold(sigma, delta)
     keys = [None if pd.isna(k) else k for k in counts.index]
     return {key: int(c) for key, c in zip(keys, noisy, strict=True) if c >= tau}
 
@@ -92,9 +108,10 @@ LENGTH_MAX_EXP = 17  # length buckets 0, [1, 2), [2, 4), ..., [2^17, 2^18)
 SPURIOUS_BUCKET_PROBABILITY = 0.05  # accuracy target of the bucket threshold (post-processing)
 
 
-def bucket_threshold(epsilon: float, n_buckets: int) -> int:
-    """Noisy count a bucket needs to be kept: ``ceil(ln(K / β) / ε)``, so an empty bucket passes w.p. ``<= β / K``."""
-    return math.ceil(math.log(n_buckets / SPURIOUS_BUCKET_PROBABILITY) / epsilon)
+def bucket_threshold(sigma: float, n_buckets: int) -> int:
+    """Noisy count a bucket needs to be kept: ``ceil(σ √(2 ln(K / β)))``, so an empty bucket passes
+    w.p. ``<= β / K``."""
+    return math.ceil(sigma * math.sqrt(2.0 * math.log(n_buckets / SPURIOUS_BUCKET_PROBABILITY)))
 
 
 def magnitude_buckets(values: np.ndarray) -> np.ndarray:
@@ -117,13 +134,13 @@ def magnitude_domain() -> list[int]:
 
 
 def noisy_kept_buckets(
-    buckets: np.ndarray, domain: Sequence[int], epsilon: float, rng: np.random.Generator
+    buckets: np.ndarray, domain: Sequence[int], sigma: float, rng: np.random.Generator
 ) -> list[int]:
-    """Buckets of a public finite ``domain`` whose discrete-Laplace noisy count clears the threshold (ε-DP)."""
+    """Buckets of a public finite ``domain`` whose discrete-Gaussian noisy count clears the threshold."""
     counts = pd.Series(buckets).value_counts()
     true = np.array([int(counts.get(b, 0)) for b in domain])
-    noisy = true + discrete_laplace(rng, epsilon, len(domain))
-    tau = bucket_threshold(epsilon, len(domain))
+    noisy = true + discrete_gaussian(rng, sigma, len(domain))
+    tau = bucket_threshold(sigma, len(domain))
     return [b for b, c in zip(domain, noisy, strict=True) if c >= tau]
 
 
@@ -147,10 +164,10 @@ def _one_record_per_unit(train: pd.DataFrame, group_by: str | None, rng: np.rand
 
 
 def _numeric_range(
-    values: np.ndarray, epsilon: float, is_int: bool, rng: np.random.Generator
+    values: np.ndarray, sigma: float, is_int: bool, rng: np.random.Generator
 ) -> tuple[float | None, float | None]:
     """``[lo, hi]`` spanned by the kept magnitude buckets (None, None: nothing kept)."""
-    kept = noisy_kept_buckets(magnitude_buckets(values), magnitude_domain(), epsilon, rng)
+    kept = noisy_kept_buckets(magnitude_buckets(values), magnitude_domain(), sigma, rng)
     if not kept:
         return None, None
     if is_int:
@@ -171,11 +188,11 @@ def _bucket_integers(bucket: int) -> tuple[int, int]:
     return math.floor(low) + 1, math.floor(high)
 
 
-def _length_bound(lengths: np.ndarray, epsilon: float, rng: np.random.Generator) -> int | None:
+def _length_bound(lengths: np.ndarray, sigma: float, rng: np.random.Generator) -> int | None:
     """``MARGIN ×`` the upper edge of the longest kept length bucket (None: nothing kept)."""
     buckets = np.where(lengths > 0, np.floor(np.log2(np.maximum(lengths, 1))) + 1, 0).astype(int)
     buckets = np.minimum(buckets, LENGTH_MAX_EXP + 1)
-    kept = noisy_kept_buckets(buckets, list(range(LENGTH_MAX_EXP + 2)), epsilon, rng)
+    kept = noisy_kept_buckets(buckets, list(range(LENGTH_MAX_EXP + 2)), sigma, rng)
     if not kept:
         return None
     top = max(kept)
@@ -247,10 +264,13 @@ def dp_schema(
             kinds[name] = "numeric"
         else:
             kinds[name] = "text"
-    paying = [c for c, k in kinds.items() if k in ("numeric", "text")]
+    n_numeric = sum(1 for k in kinds.values() if k == "numeric")
     n_text = sum(1 for k in kinds.values() if k == "text")
-    eps_column = budget.schema_epsilon / len(paying) if paying else 0.0
-    delta_column = budget.schema_delta / n_text if n_text else 0.0
+    histograms = n_numeric + 2 * n_text
+    delta_thresholds = budget.schema_delta / 2 if n_text else 0.0
+    delta_gauss = budget.schema_delta - delta_thresholds
+    delta_column = delta_thresholds / n_text if n_text else 0.0
+    sigma = schema_noise_sigma(budget.schema_epsilon, histograms, delta_gauss) if histograms else 0.0
 
     columns: list[ColumnSchema] = []
     mechanisms: dict[str, dict[str, Any]] = {}
@@ -259,14 +279,14 @@ def dp_schema(
         series = rows[column]
         if kind == "declared":
             columns.append(_declared(name, declared[name], train[column]))
-            mechanisms[name] = {"mechanism": "declared public domain", "epsilon": 0.0, "delta": 0.0}
+            mechanisms[name] = {"mechanism": "declared public domain", "histograms": 0, "delta": 0.0}
         elif kind == "boolean":
             columns.append(ColumnSchema(name, "boolean", nullable=True))
-            mechanisms[name] = {"mechanism": "none (boolean dtype)", "epsilon": 0.0, "delta": 0.0}
+            mechanisms[name] = {"mechanism": "none (boolean dtype)", "histograms": 0, "delta": 0.0}
         elif kind == "numeric":
             is_int = pd.api.types.is_integer_dtype(series)
             present = series.dropna().to_numpy(dtype=float)
-            lo, hi = _numeric_range(present, eps_column, is_int, rng)
+            lo, hi = _numeric_range(present, sigma, is_int, rng)
             columns.append(
                 ColumnSchema(
                     name,
@@ -278,45 +298,49 @@ def dp_schema(
                 )
             )
             mechanisms[name] = {
-                "mechanism": "thresholded discrete-Laplace histogram of magnitude buckets (4 per octave)",
-                "epsilon": eps_column,
+                "mechanism": "thresholded discrete-Gaussian histogram of magnitude buckets (4 per octave)",
+                "sigma": sigma,
+                "histograms": 1,
                 "delta": 0.0,
+                "threshold": bucket_threshold(sigma, len(magnitude_domain())),
             }
         else:
-            kept = dp_histogram(
-                series.astype(str).where(series.notna()), HISTOGRAM_SHARE * eps_column, delta_column, rng
-            )
+            kept = dp_histogram(series.astype(str).where(series.notna()), sigma, delta_column, rng)
             coverage = sum(kept.values()) / max(n_units, 1)
             categories = sorted(str(v) for v in kept if v is not None)
             info: dict[str, Any] = {
-                "mechanism": "thresholded discrete-Laplace histogram",
-                "epsilon": eps_column,
+                "mechanism": "thresholded discrete-Gaussian histogram",
+                "sigma": sigma,
+                "histograms": 2,
                 "delta": delta_column,
-                "threshold": histogram_threshold(HISTOGRAM_SHARE * eps_column, delta_column),
+                "threshold": histogram_threshold(sigma, delta_column),
             }
             if categories and coverage >= CATEGORICAL_COVERAGE and len(categories) <= MAX_CATEGORIES:
                 columns.append(ColumnSchema(name, "categorical", nullable=True, categories=categories))
                 info["outcome"] = "categorical"
             else:
                 lengths = series.dropna().astype(str).str.len().to_numpy(dtype=float)
-                max_length = _length_bound(lengths, (1 - HISTOGRAM_SHARE) * eps_column, rng)
+                max_length = _length_bound(lengths, sigma, rng)
                 columns.append(
                     ColumnSchema(name, "string", nullable=True, min_length=0, max_length=max_length)
                 )
-                info["mechanism"] += " + thresholded discrete-Laplace histogram of log2 length buckets"
+                info["mechanism"] += " + thresholded discrete-Gaussian histogram of log2 length buckets"
                 info["outcome"] = "string"
             mechanisms[name] = info
-    spent_eps = eps_column * len(paying)
-    spent_delta = delta_column * n_text
     ledger = {
-        "epsilon": spent_eps,
-        "delta": spent_delta,
+        "epsilon": schema_epsilon_for(sigma, histograms, delta_gauss) if histograms else 0.0,
+        "delta": delta_gauss + delta_column * n_text if histograms else 0.0,
+        "sigma": sigma,
+        "histograms": histograms,
+        "delta_gaussian": delta_gauss if histograms else 0.0,
+        "delta_thresholds": delta_column * n_text,
         "epsilon_reserved": budget.schema_epsilon,
         "delta_reserved": budget.schema_delta,
         "privacy_unit": "group" if group_by else "record",
         "n_units": n_units,
         "contribution_bound": "one random record per group" if group_by else "one record per unit",
-        "composition": "basic composition over columns; (epsilon, delta) <= reserved share",
+        "composition": "PLD of the discrete-Gaussian histograms (sensitivity 1 each) at delta_gaussian, "
+        "plus the thresholds' delta; (epsilon, delta) <= reserved share",
         "columns": mechanisms,
         "noise_source": "fixed seed (tests only: NOT private)" if seed is not None else "OS entropy",
     }
