@@ -295,3 +295,14 @@ def test_lora_run_records_peft_and_generation_rebuilds_the_base_as_trained(tmp_p
     plain = load_base_model(str(local_model_dir), device="cpu")
     assert model.model.rotary_emb.inv_freq.allclose(plain.model.model.rotary_emb.inv_freq / 2)
     assert model.config._attn_implementation == "eager"
+
+
+def test_max_seq_length_follows_the_rope_factor_and_the_data():
+    from safe_synthesizer.autoconfig import max_seq_length
+
+    assert max_seq_length(2048, 2, "cpu", 3000) == 4096  # the factor extends the context
+    assert max_seq_length(8192, 1, "cpu", 3000) == 2048  # CPU: 2048 as before
+    assert max_seq_length(8192, 1, "cuda", None) == 2048  # GPU: 2048 unless the data needs more
+    assert max_seq_length(8192, 1, "cuda", 3000) == 3000
+    assert max_seq_length(8192, 1, "cuda", 9000) == 4096
+    assert max_seq_length(1024, 1, "cuda", 3000) == 1024  # never beyond the model's own context

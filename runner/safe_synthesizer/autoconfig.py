@@ -92,6 +92,19 @@ def rope_factor(
     return min(MAX_ROPE_FACTOR, max(1, math.ceil(needed / max(base_context, 1))))
 
 
+DEFAULT_SEQ_LENGTH = 2048
+
+
+def max_seq_length(base_context: int, rope: int, device: str, longest_example_tokens: int | None) -> int:
+    """Training sequence length. A RoPE factor above 1 is what extends the context: ``base x factor``.
+    Otherwise 2048 (or the model's context when shorter), raised up to the longest example on GPU
+    (at most 4096) so that long records are not cut."""
+    if rope > 1:
+        return base_context * rope
+    wanted = max(DEFAULT_SEQ_LENGTH, longest_example_tokens or 0)
+    return min(base_context, wanted, 4096 if device == "cuda" else DEFAULT_SEQ_LENGTH)
+
+
 def resolve(
     params: SafeSynthesizerParameters,
     *,
@@ -136,10 +149,7 @@ def resolve(
         learning_rate=learning_rate,
         batch_size=training.batch_size,
         rope_scaling_factor=rope,
-        # a factor above 1 is what extends the context: honoured, not capped back to the base
-        max_seq_length=base_context * rope
-        if rope > 1
-        else min(base_context, 4096 if device == "cuda" else 2048),
+        max_seq_length=max_seq_length(base_context, rope, device, longest_example_tokens),
         delta=delta,
         device=device,
         pretrained_model=pretrained_model,
