@@ -325,7 +325,7 @@ def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatc
     sizes: list[int] = []
     real_histogram, real_buckets, real_noise = (
         dp_module.dp_histogram,
-        dp_module.noisy_kept_buckets,
+        dp_module.noisy_bucket_counts,
         discrete_gaussian,
     )
 
@@ -336,16 +336,16 @@ def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatc
     def buckets(values, domain, sigma, rng):
         calls.append(("buckets", sigma, 0.0))
         before = len(sizes)
-        kept = real_buckets(values, domain, sigma, rng)
+        noisy = real_buckets(values, domain, sigma, rng)
         assert sizes[before:] == [len(domain)]  # noise on every bucket of the public domain, empty ones too
-        return kept
+        return noisy
 
     def noise(rng, sigma, size):
         sizes.append(size)
         return real_noise(rng, sigma, size)
 
     monkeypatch.setattr(dp_module, "dp_histogram", histogram)
-    monkeypatch.setattr(dp_module, "noisy_kept_buckets", buckets)
+    monkeypatch.setattr(dp_module, "noisy_bucket_counts", buckets)
     monkeypatch.setattr(dp_module, "discrete_gaussian", noise)
     _, ledger = dp_schema(table, params_for(privacy={"public_domains": PUBLIC}), seed=17)
     assert all(sigma == ledger["sigma"] for _, sigma, _ in calls)
@@ -519,3 +519,47 @@ def test_the_pipeline_schema_under_dp_is_the_dp_schema_with_os_entropy():
     plain_summary: dict[str, Any] = {}
     plain = _training_schema(frame, SafeSynthesizerParameters.model_validate({}), plain_summary)
     assert column(plain, "value").maximum == OUTLIER and "privacy" not in plain_summary
+
+
+# ------------------------------------------------------------------ coarse levels and spurious buckets
+
+
+def _range_of(values: np.ndarray, sigma: float, seed: int = 0) -> tuple[float, float]:
+    lo, hi = dp_module._numeric_range(values, sigma, False, np.random.default_rng(seed))
+    assert lo is not None and hi is not None
+    return lo, hi
+
+
+def test_a_spread_out_column_on_a_small_table_gets_its_bulk_from_coarser_levels():
+    values = np.random.default_rng(1).lognormal(10, 2, 5000)
+    lo, hi = _range_of(values, 46.0)
+    assert lo <= np.quantile(values, 0.15) and hi >= np.quantile(values, 0.85)
+    # the quarter-octave level alone keeps only the mode's neighbourhood (what the levels fix)
+    domain = dp_module.magnitude_domain()
+    noisy = dp_module.noisy_bucket_counts(
+        dp_module.magnitude_buckets(values), domain, 46.0, np.random.default_rng(0)
+    )
+    fine = [b for b, c in zip(domain, noisy, strict=True) if c >= bucket_threshold(46.0, len(domain))]
+    fine_hi = max(dp_module._bucket_edges(b)[1] for b in fine)
+    assert fine_hi < np.quantile(values, 0.85)
+
+
+def test_coarse_levels_do_not_widen_a_range_the_fine_level_knows():
+    values = np.random.default_rng(2).normal(50, 8, 24_000)
+    lo, hi = _range_of(values, 28.0)
+    assert 16 < lo <= np.quantile(values, 0.01) and np.quantile(values, 0.99) <= hi < 128
+
+
+def test_an_isolated_spurious_bucket_is_dropped_and_a_real_far_cluster_kept():
+    domain = dp_module.magnitude_domain()
+    sigma = 46.0
+    tau = bucket_threshold(sigma, len(domain))
+    noisy = np.zeros(len(domain), dtype=int)
+    bulk = [domain.index(b) for b in range(100, 108)]
+    noisy[bulk] = 900
+    far = domain.index(250)
+    noisy[far] = tau + 1  # just over the threshold, no kept neighbour: spurious-looking
+    kept = dp_module.kept_magnitude_buckets(domain, noisy, sigma)
+    assert kept == [100, 107]
+    noisy[far] = 2 * tau + 600  # a genuine far point mass stays
+    assert dp_module.kept_magnitude_buckets(domain, noisy, sigma) == [100, 250]
