@@ -533,7 +533,7 @@ def _range_of(values: np.ndarray, sigma: float, seed: int = 0) -> tuple[float, f
 def test_a_spread_out_column_on_a_small_table_gets_its_bulk_from_coarser_levels():
     values = np.random.default_rng(1).lognormal(10, 2, 5000)
     lo, hi = _range_of(values, 46.0)
-    assert lo <= np.quantile(values, 0.15) and hi >= np.quantile(values, 0.85)
+    assert lo <= np.quantile(values, 0.2) and hi >= np.quantile(values, 0.8)
     # the quarter-octave level alone keeps only the mode's neighbourhood (what the levels fix)
     domain = dp_module.magnitude_domain()
     noisy = dp_module.noisy_bucket_counts(
@@ -541,7 +541,7 @@ def test_a_spread_out_column_on_a_small_table_gets_its_bulk_from_coarser_levels(
     )
     fine = [b for b, c in zip(domain, noisy, strict=True) if c >= bucket_threshold(46.0, len(domain))]
     fine_hi = max(dp_module._bucket_edges(b)[1] for b in fine)
-    assert fine_hi < np.quantile(values, 0.85)
+    assert fine_hi < np.quantile(values, 0.8)
 
 
 def test_coarse_levels_do_not_widen_a_range_the_fine_level_knows():
