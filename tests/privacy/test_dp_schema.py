@@ -287,16 +287,17 @@ def test_dp_schema_spends_at_most_the_reserved_share(table, released):
     assert ledger["delta_reserved"] == budget.schema_delta
     assert ledger["epsilon"] <= budget.schema_epsilon * (1 + 1e-12)
     assert ledger["delta"] <= budget.schema_delta * (1 + 1e-12)
-    # 2 numeric columns (one histogram each) and 2 text columns (values + lengths): H = 6
-    assert ledger["histograms"] == 6
+    # 2 numeric columns (one histogram each, plus the fractional count of the float one) and 2 text
+    # columns (values + lengths): H = 7
+    assert ledger["histograms"] == 7
     assert ledger["delta_gaussian"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
     assert ledger["delta_thresholds"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
     assert ledger["sigma"] == pytest.approx(
-        schema_noise_sigma(budget.schema_epsilon, 6, budget.schema_delta / 2)
+        schema_noise_sigma(budget.schema_epsilon, 7, budget.schema_delta / 2)
     )
     # the accounted ε uses most of the share (σ is the smallest to 1 %), and meets the zCDP bound
     assert ledger["epsilon"] >= 0.9 * budget.schema_epsilon
-    rho = 6 / (2 * ledger["sigma"] ** 2)
+    rho = 7 / (2 * ledger["sigma"] ** 2)
     assert ledger["epsilon"] <= rho + 2 * math.sqrt(rho * math.log(1 / ledger["delta_gaussian"]))
     columns = ledger["columns"]
     assert set(columns) == set(table.columns)
@@ -357,7 +358,23 @@ def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatc
     # value histograms: one draw per observed value (3 colors, 5,000 ids); buckets: the whole domain
     magnitudes = 2 * ((MAGNITUDE_MAX_EXP + 1 - MAGNITUDE_MIN_EXP) * STEPS_PER_OCTAVE + 1) + 1
     lengths = LENGTH_MAX_EXP + 2
-    assert sorted(sizes) == sorted([3, 5000, magnitudes, magnitudes, lengths])
+    # ... and one draw for the float column's count of fractional values
+    assert sorted(sizes) == sorted([1, 3, 5000, magnitudes, magnitudes, lengths])
+
+
+def test_a_float_column_of_whole_numbers_becomes_integer_and_a_real_float_stays_number():
+    n = 4000
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "months": np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 90, n)).astype(float),
+            "rate": np.round(rng.normal(12.0, 3.0, n), 2),
+        }
+    )
+    schema, ledger = dp_schema(frame, params_for(), seed=3)
+    assert column(schema, "months").kind == "integer" and column(schema, "months").decimals == 0
+    assert column(schema, "rate").kind == "number"
+    assert ledger["histograms"] == 4 and ledger["columns"]["months"]["histograms"] == 2
 
 
 def test_declared_and_boolean_columns_are_used_as_given(released):

@@ -36,8 +36,9 @@ many records; every estimate uses **one uniformly drawn record per group**, so o
 count by at most 1 and moves one point of each quantile input.
 
 Budget (see :mod:`.accounting`): ``(ε_schema, δ_schema)`` is reserved from the target. The schema
-releases ``H = #numeric + 2·#text`` histograms (a text column is counted with its length histogram
-whether or not it needs one), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
+releases ``H = #numeric + #float + 2·#text`` histograms (a float-dtype column also releases a noisy
+count of its fractional values, integer-valued when under the ``β`` threshold; a text column is
+counted with its length histogram whether or not it needs one), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
 part (``δ_g``) and the thresholds (``δ_c = δ_schema / 2 / #text`` per text column; no text column:
 all of it to ``δ_g``), and ``σ = schema_noise_sigma(ε_schema, H, δ_g)`` (PLD of H discrete
 Gaussians, :mod:`.accounting`). By the standard thresholding argument the schema is
@@ -337,7 +338,11 @@ def dp_schema(
             kinds[name] = "text"
     n_numeric = sum(1 for k in kinds.values() if k == "numeric")
     n_text = sum(1 for k in kinds.values() if k == "text")
-    histograms = n_numeric + 2 * n_text
+    # float-dtype columns also release one noisy count: how many values have a fractional part
+    n_float = sum(
+        1 for c, k in kinds.items() if k == "numeric" and not pd.api.types.is_integer_dtype(train[c])
+    )
+    histograms = n_numeric + 2 * n_text + n_float
     delta_thresholds = budget.schema_delta / 2 if n_text else 0.0
     delta_gauss = budget.schema_delta - delta_thresholds
     delta_column = delta_thresholds / n_text if n_text else 0.0
@@ -357,6 +362,13 @@ def dp_schema(
         elif kind == "numeric":
             is_int = pd.api.types.is_integer_dtype(series)
             present = series.dropna().to_numpy(dtype=float)
+            fractional = None
+            if not is_int:
+                # A float dtype often only means missing values in an integer column (CSV): a
+                # noisy count of fractional values decides (σ-noise, one more histogram in H;
+                # the decision is post-processing).
+                fractional = int(np.sum(np.mod(present, 1) != 0)) + int(discrete_gaussian(rng, sigma, 1)[0])
+                is_int = fractional < bucket_threshold(sigma, 1)
             lo, hi = _numeric_range(present, sigma, is_int, rng)
             columns.append(
                 ColumnSchema(
@@ -369,9 +381,10 @@ def dp_schema(
                 )
             )
             mechanisms[name] = {
-                "mechanism": "thresholded discrete-Gaussian histogram of magnitude buckets (4 per octave)",
+                "mechanism": "thresholded discrete-Gaussian histogram of magnitude buckets (4 per octave)"
+                + (" + noisy count of fractional values" if fractional is not None else ""),
                 "sigma": sigma,
-                "histograms": 1,
+                "histograms": 1 if fractional is None else 2,
                 "delta": 0.0,
                 "threshold": bucket_threshold(sigma, len(magnitude_domain())),
             }

@@ -104,6 +104,7 @@ def dp_domains_from_schema(schema: TableSchema) -> dict[str, dict[str, Any]]:
                 "minimum": column.minimum,
                 "maximum": column.maximum,
                 "decimals": column.decimals,
+                "integer": column.kind == "integer",  # from the dtype (public), not the values
             }
     return out
 

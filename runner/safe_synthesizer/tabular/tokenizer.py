@@ -632,7 +632,10 @@ def _fit_column(
         return _fit_categorical(name, series, settings, ["true", "false"] if dp else None)
     if pd.api.types.is_numeric_dtype(present) and len(present):
         numbers = present.to_numpy(dtype=float)
-        integer = pd.api.types.is_integer_dtype(present) or bool(np.all(np.mod(numbers, 1) == 0))
+        if dp and domain is not None and "integer" in domain:
+            integer = bool(domain["integer"])  # the DP schema's public kind: no look at the values
+        else:
+            integer = pd.api.types.is_integer_dtype(present) or bool(np.all(np.mod(numbers, 1) == 0))
         bounds = None
         if dp:
             if domain is None or domain.get("minimum") is None:
