@@ -36,9 +36,11 @@ many records; every estimate uses **one uniformly drawn record per group**, so o
 count by at most 1 and moves one point of each quantile input.
 
 Budget (see :mod:`.accounting`): ``(ε_schema, δ_schema)`` is reserved from the target. The schema
-releases ``H = #numeric + #float + 2·#text`` histograms (a float-dtype column also releases a noisy
-count of its fractional values, integer-valued when under the ``β`` threshold; a text column is
-counted with its length histogram whether or not it needs one), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
+releases ``H = 2·#numeric + #float + 2·#text`` histograms (a numeric column's magnitude buckets and,
+when it is integer with at most ``MAX_UNIT_INTEGERS`` values in range, a histogram of those integers
+to trim the range; a float-dtype column also releases a noisy count of its fractional values,
+integer-valued when under the ``β`` threshold; a text column is counted with its length histogram;
+every column is counted as if it released all of them), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
 part (``δ_g``) and the thresholds (``δ_c = δ_schema / 2 / #text`` per text column; no text column:
 all of it to ``δ_g``), and ``σ = schema_noise_sigma(ε_schema, H, δ_g)`` (PLD of H discrete
 Gaussians, :mod:`.accounting`). By the standard thresholding argument the schema is
@@ -107,6 +109,7 @@ MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP = -20, 62  # |x| buckets from 2^MIN to 2^(M
 STEPS_PER_OCTAVE = 4  # buckets [2^(k/4), 2^((k+1)/4)): bounds within 19 % of the data's range
 LENGTH_MAX_EXP = 17  # length buckets 0, [1, 2), [2, 4), ..., [2^17, 2^18)
 SPURIOUS_BUCKET_PROBABILITY = 0.05  # accuracy target of the bucket threshold (post-processing)
+MAX_UNIT_INTEGERS = 256  # integer ranges up to this size are trimmed on unit counts
 GROUPINGS = (1, 4, 16)  # quarter-octave buckets, then octaves, then 4 octaves (kept_magnitude_buckets)
 
 
@@ -250,6 +253,25 @@ def _numeric_range(
     return min(_bucket_edges(b)[0] for b in kept), max(_bucket_edges(b)[1] for b in kept)
 
 
+def _trim_integer_range(
+    values: np.ndarray, lo: float, hi: float, sigma: float, rng: np.random.Generator
+) -> tuple[float, float, bool]:
+    """An integer range of at most ``MAX_UNIT_INTEGERS`` values trimmed to the integers whose noisy
+    count clears :func:`bucket_threshold` (the domain ``lo..hi`` is public: it was released): a
+    magnitude bucket holds up to 19 % of its edge, so ``education_num`` 1-16 came out as 2-19, and a
+    synthetic maximum above the real one shifts every bin of scorers that bin over the synthetic range.
+    Returns ``(lo, hi, released)``; nothing kept leaves the range as it was."""
+    size = int(hi - lo) + 1
+    if size > MAX_UNIT_INTEGERS or size < 2:
+        return lo, hi, False
+    domain = list(range(int(lo), int(hi) + 1))
+    noisy = noisy_bucket_counts(np.round(values).astype(np.int64), domain, sigma, rng)
+    kept = [v for v, c in zip(domain, noisy, strict=True) if c >= bucket_threshold(sigma, len(domain))]
+    if not kept:
+        return lo, hi, True
+    return float(min(kept)), float(max(kept)), True
+
+
 def _bucket_integers(bucket: int) -> tuple[int, int]:
     """Smallest and largest integer in a magnitude bucket (``[low, high)``, or ``(−high, −low]``)."""
     low, high = _bucket_edges(bucket)
@@ -342,7 +364,8 @@ def dp_schema(
     n_float = sum(
         1 for c, k in kinds.items() if k == "numeric" and not pd.api.types.is_integer_dtype(train[c])
     )
-    histograms = n_numeric + 2 * n_text + n_float
+    # every numeric column may release a unit-integer histogram to trim its range (_trim_integer_range)
+    histograms = 2 * n_numeric + 2 * n_text + n_float
     delta_thresholds = budget.schema_delta / 2 if n_text else 0.0
     delta_gauss = budget.schema_delta - delta_thresholds
     delta_column = delta_thresholds / n_text if n_text else 0.0
@@ -370,6 +393,9 @@ def dp_schema(
                 fractional = int(np.sum(np.mod(present, 1) != 0)) + int(discrete_gaussian(rng, sigma, 1)[0])
                 is_int = fractional < bucket_threshold(sigma, 1)
             lo, hi = _numeric_range(present, sigma, is_int, rng)
+            trimmed = False
+            if is_int and lo is not None and hi is not None:
+                lo, hi, trimmed = _trim_integer_range(present, lo, hi, sigma, rng)
             columns.append(
                 ColumnSchema(
                     name,
@@ -382,9 +408,10 @@ def dp_schema(
             )
             mechanisms[name] = {
                 "mechanism": "thresholded discrete-Gaussian histogram of magnitude buckets (4 per octave)"
-                + (" + noisy count of fractional values" if fractional is not None else ""),
+                + (" + noisy count of fractional values" if fractional is not None else "")
+                + (" + thresholded histogram of the integers in range" if trimmed else ""),
                 "sigma": sigma,
-                "histograms": 1 if fractional is None else 2,
+                "histograms": 2 if fractional is None else 3,
                 "delta": 0.0,
                 "threshold": bucket_threshold(sigma, len(magnitude_domain())),
             }
