@@ -145,6 +145,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logg
         ",".join(ours.namespaces) or "all",
         runtime.metrics_port or "off",
     )
+    for warning in ours.warnings():
+        logger.warning("%s", warning)
 
 
 @kopf.on.cleanup()

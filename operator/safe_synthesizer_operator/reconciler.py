@@ -344,7 +344,8 @@ class Reconciler:
         if account and not self._service_account_exists(owner.namespace, account):
             message = (
                 f"ServiceAccount {account!r} does not exist in namespace {owner.namespace!r}; "
-                "create it (the chart's jobNamespaces) or set spec.serviceAccountName"
+                "create it (the chart's jobs.serviceAccount.namespaces; for `make operator-run`: "
+                "`make operator-dev-rbac NAMESPACE=<ns>`) or set spec.serviceAccountName"
             )
             return status.waiting_status(
                 base, generation, now, "ServiceAccountMissing", message

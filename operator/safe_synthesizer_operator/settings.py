@@ -184,6 +184,20 @@ class OperatorSettings:
         """True when no namespace list is configured (watch every namespace)."""
         return not self.namespaces
 
+    def warnings(self) -> list[str]:
+        """Settings that work but are likely a mistake; the operator logs each at startup."""
+        out = []
+        if self.progress_reporting and not self.job_service_account:
+            out.append(
+                "SSO_JOB_SERVICE_ACCOUNT is unset: job pods without spec.serviceAccountName run as their "
+                "namespace's 'default' ServiceAccount, which usually may not patch "
+                "safesynthesizerjobs/status, so their progress patches get HTTP 403 and STAGE stays "
+                "empty until the job ends. Set it to the chart's job ServiceAccount (the chart does; "
+                "locally: `make operator-dev-rbac NAMESPACE=<ns>`, then `make operator-run`), or set "
+                "SSO_PROGRESS_REPORTING=false."
+            )
+        return out
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorSettings:
         """Read the ``SSO_*`` variables; raises :class:`SettingsError` naming the bad variable."""
