@@ -40,6 +40,7 @@ Composition: the schema is ``(ε_schema, δ_schema)``-DP; training is ``(ε_trai
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # A fifth of ε for the schema (MOSTLY AI's engine spends ε = 1 on its value ranges by default): at
@@ -94,6 +95,19 @@ def schema_epsilon_for(sigma: float, histograms: int, delta: float, *, coarse: b
     return float(one.self_compose(int(histograms)).get_epsilon_for_delta(delta))
 
 
+def smallest_sigma(meets: Callable[[float], bool], low: float, high: float, tolerance: float) -> float:
+    """Bisection in ``log σ`` between ``low`` (misses the target) and ``high`` (meets it, ε decreasing
+    in σ) until ``log(high / low) <= tolerance``; returns the ``high`` end (it meets the target)."""
+    log_low, log_high = math.log(low), math.log(high)
+    while log_high - log_low > tolerance:
+        middle = 0.5 * (log_low + log_high)
+        if meets(math.exp(middle)):
+            log_high = middle
+        else:
+            log_low = middle
+    return math.exp(log_high)
+
+
 def zcdp_sigma(epsilon: float, histograms: int, delta: float) -> float:
     """``σ`` whose zCDP bound ``ρ + 2√(ρ ln(1/δ))`` (``ρ = H / (2σ²)``) equals ``ε``: an upper bound of
     the PLD's ``σ`` (module docstring)."""
@@ -108,17 +122,13 @@ def schema_noise_sigma(epsilon: float, histograms: int, delta: float) -> float:
     if not epsilon > 0 or histograms <= 0:
         raise ValueError(f"need epsilon > 0 and at least one histogram, got {epsilon}, {histograms}")
     # The zCDP bound is looser than the PLD, so its σ meets the target: search below it only.
-    high = math.log(zcdp_sigma(epsilon, histograms, delta))
-    low = high - math.log(4.0)
-    if schema_epsilon_for(math.exp(low), histograms, delta) <= epsilon:
-        return math.exp(low)
-    while high - low > 0.01:
-        middle = 0.5 * (low + high)
-        if schema_epsilon_for(math.exp(middle), histograms, delta) <= epsilon:
-            high = middle
-        else:
-            low = middle
-    return math.exp(high)
+    high = zcdp_sigma(epsilon, histograms, delta)
+    low = high / 4.0
+    if schema_epsilon_for(low, histograms, delta) <= epsilon:
+        return low
+    return smallest_sigma(
+        lambda sigma: schema_epsilon_for(sigma, histograms, delta) <= epsilon, low, high, 0.01
+    )
 
 
 def epsilon_for(sigma: float, q: float, steps: int, delta: float, *, coarse: bool = False) -> float:
@@ -150,14 +160,12 @@ def find_noise_multiplier(
         return None
     if epsilon_for(SIGMA_MIN, q, steps, delta, coarse=True) <= target_epsilon:
         return SIGMA_MIN
-    low, high = math.log(SIGMA_MIN), math.log(sigma_max)  # ε(low) > target >= ε(high)
-    while high - low > 0.005:
-        middle = 0.5 * (low + high)
-        if epsilon_for(math.exp(middle), q, steps, delta, coarse=True) <= target_epsilon:
-            high = middle
-        else:
-            low = middle
-    return math.exp(high)
+    return smallest_sigma(
+        lambda sigma: epsilon_for(sigma, q, steps, delta, coarse=True) <= target_epsilon,
+        SIGMA_MIN,
+        sigma_max,
+        0.005,
+    )
 
 
 def max_steps_within(target_epsilon: float, sigma: float, q: float, delta: float, start: int) -> int:
