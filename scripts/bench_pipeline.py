@@ -58,16 +58,34 @@ def token_costs(frame: pd.DataFrame) -> None:
         )
 
 
+def one_record_examples(frame: pd.DataFrame, tokenizer: Any, rows: int) -> list[list[int]]:
+    """Token ids of ``rows`` one-record training examples: the schema prompt, then the record line."""
+    from safe_synthesizer.schema import infer_schema
+    from safe_synthesizer.serialization import encode_records, prompt_text
+
+    schema = infer_schema(frame)
+    prompt = tokenizer(prompt_text(schema), add_special_tokens=False)["input_ids"]
+    lines = encode_records(frame.head(rows), schema)
+    return [prompt + tokenizer(line + "\n", add_special_tokens=False)["input_ids"] for line in lines]
+
+
+def llm_step(model: Any, tokenizer: Any, optimizer: Any, batch_ids: list[list[int]]) -> int:
+    """One optimizer step on ``batch_ids``; returns the tokens in the batch."""
+    from safe_synthesizer.training import collate
+
+    batch = collate(batch_ids, batch_ids, tokenizer.pad_token_id or 0)
+    loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return int(batch["attention_mask"].sum())
+
+
 def model_speed(frame: pd.DataFrame, steps: int) -> None:
     import torch
 
     from safe_synthesizer.models import BUILTIN_SMOLLM2, BUILTIN_TINY_LLAMA, load_base_model
-    from safe_synthesizer.schema import infer_schema
-    from safe_synthesizer.serialization import encode_records, prompt_text
-    from safe_synthesizer.training import collate
 
-    schema = infer_schema(frame)
-    lines = encode_records(frame.head(256), schema)
     print(f"training speed, {steps} steps of 8 one-record examples (LoRA r=16 for the pretrained model):")
     for name in (BUILTIN_TINY_LLAMA, BUILTIN_SMOLLM2):
         try:
@@ -84,19 +102,12 @@ def model_speed(frame: pd.DataFrame, steps: int) -> None:
             )
         model.train()
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-        tok = loaded.tokenizer
-        prompt = tok(prompt_text(schema), add_special_tokens=False)["input_ids"]
-        ids = [prompt + tok(line + "\n", add_special_tokens=False)["input_ids"] for line in lines]
+        ids = one_record_examples(frame, loaded.tokenizer, 256)
         tokens = records = 0
         start = time.time()
         for step in range(steps):
             batch_ids = ids[step * 8 : step * 8 + 8]
-            batch = collate(batch_ids, batch_ids, tok.pad_token_id or 0)
-            loss = model(**batch).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-            tokens += int(batch["attention_mask"].sum())
+            tokens += llm_step(model, loaded.tokenizer, opt, batch_ids)
             records += len(batch_ids)
         seconds = time.time() - start
         print(f"  {name:<20} {records / seconds:7.2f} records/s  {tokens / seconds:8.0f} tokens/s")
@@ -141,28 +152,18 @@ def _llm_step(frame: pd.DataFrame) -> Any:
     import torch
 
     from safe_synthesizer.models import BUILTIN_TINY_LLAMA, load_base_model
-    from safe_synthesizer.schema import infer_schema
-    from safe_synthesizer.serialization import encode_records, prompt_text
-    from safe_synthesizer.training import collate
 
-    schema = infer_schema(frame)
     loaded = load_base_model(BUILTIN_TINY_LLAMA, device="cpu")
     model, tok = loaded.model, loaded.tokenizer
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    prompt = tok(prompt_text(schema), add_special_tokens=False)["input_ids"]
-    lines = encode_records(frame.head(800), schema)
-    ids = [prompt + tok(line + "\n", add_special_tokens=False)["input_ids"] for line in lines]
+    ids = one_record_examples(frame, tok, 800)
     cursor = [0]
 
     def step() -> None:
         start = cursor[0] % (len(ids) - 8)
         cursor[0] += 8
-        batch = collate(ids[start : start + 8], ids[start : start + 8], tok.pad_token_id or 0)
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+        llm_step(model, tok, optimizer, ids[start : start + 8])
 
     return step
 
