@@ -156,6 +156,13 @@ def noisy_kept_buckets(
     return [b for b, c in zip(domain, noisy, strict=True) if c >= tau]
 
 
+def _neighbour_keys(key: int) -> tuple[int, int]:
+    """The groups next to ``key`` in value order (the near-zero group 0 sits between -1 and 1)."""
+    if key == 0:
+        return -1, 1
+    return (key - 1 if key != 1 else 0), (key + 1 if key != -1 else 0)
+
+
 def kept_magnitude_buckets(domain: Sequence[int], noisy: np.ndarray, sigma: float) -> list[int]:
     """Post-processing of the noisy magnitude histogram: the lowest and highest bucket of the range
     (``[]``: nothing kept; the buckets are ordered by value, so ``[lo, hi]`` spans everything between).
@@ -186,16 +193,10 @@ def kept_magnitude_buckets(domain: Sequence[int], noisy: np.ndarray, sigma: floa
         )
         kept = {key for key, total in sums.items() if total >= tau}
         best = max(kept, key=lambda k: sums[k]) if kept else None
-
-        def neighbours(key: int) -> tuple[int, int]:
-            if key == 0:
-                return -1, 1
-            return (key - 1 if key != 1 else 0), (key + 1 if key != -1 else 0)
-
         solid = [
             sorted(members[key])
             for key in sorted(kept)
-            if key == best or sums[key] >= 2 * tau or any(n in kept for n in neighbours(key))
+            if key == best or sums[key] >= 2 * tau or any(n in kept for n in _neighbour_keys(key))
         ]
         levels.append(solid)
     if not any(levels):
