@@ -305,3 +305,19 @@ def test_degenerate_inputs_do_not_crash(case, tables):
     if case in ("empty_synthetic", "no_shared_column"):
         assert r.sqs is None and r.dps is None
         assert r.metrics["warnings"][-1].startswith("nothing to evaluate")
+
+
+def test_tstr_leaves_out_a_feature_the_synthetic_data_generated_all_missing(tables):
+    """A small DP run can generate one feature column entirely missing: TSTR still scores.
+
+    scikit-learn's binner raises on a feature with no value (the CI failure of 2026-12-02 that
+    cost a DP run its whole report); the utility fit now leaves such a feature out and says so.
+    """
+    train, holdout, fresh = tables["train"], tables["holdout"], tables["fresh"].copy()
+    numeric = [c for c in fresh.columns if c != "group" and pd.api.types.is_numeric_dtype(fresh[c])]
+    assert numeric, "the evaluation tables need a numeric feature"
+    fresh[numeric[0]] = np.nan
+    r = evaluate(train, holdout, fresh, EvaluationParameters(target_column="group"))
+    tstr = r.metrics["utility"]["train_synthetic_test_real"]
+    assert tstr["auc"] is not None and tstr["features_all_missing"] == 1
+    assert "features_all_missing" not in r.metrics["utility"]["train_real_test_real"]

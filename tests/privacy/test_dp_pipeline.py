@@ -125,6 +125,7 @@ def test_summary_holds_the_ledger(dp_run):
 def test_report_metrics_and_status_carry_the_epsilon(dp_run):
     summary = json.loads((dp_run["out"] / "summary.json").read_text())
     spent = summary["privacy"]["epsilon_spent"]
+    assert "evaluation_error" not in summary, summary.get("warnings")
     metrics = json.loads((dp_run["out"] / "evaluation_metrics.json").read_text())
     assert metrics["differential_privacy"]["epsilon_spent"] == spent
     html = (dp_run["out"] / "evaluation_report.html").read_text()

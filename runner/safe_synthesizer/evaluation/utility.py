@@ -142,14 +142,25 @@ def _fit_both(
     y_te: np.ndarray,
     tables: tuple[tuple[str, np.ndarray, np.ndarray], ...],
 ) -> None:
-    for label, x, y in tables:
+    for label, x_all, y in tables:
+        # A feature with no value at all in this table (a synthetic column generated all-missing)
+        # carries nothing to learn, and scikit-learn's binner fails on it: leave it out of this fit.
+        usable = np.isfinite(x_all).any(axis=0)
+        if not usable.any():
+            results[label] = {"note": "every feature column is missing in the training table"}
+            continue
+        x, x_test = x_all[:, usable], x_te[:, usable]
+        kept_mask = [m for m, keep in zip(mask, usable, strict=True) if keep]
+        dropped = int((~usable).sum())
         if classification:
             if len(np.unique(y)) < 2:
                 results[label] = {"note": "only one class in the training table"}
                 continue
-            model = HistGradientBoostingClassifier(max_iter=100, random_state=seed, categorical_features=mask)
+            model = HistGradientBoostingClassifier(
+                max_iter=100, random_state=seed, categorical_features=kept_mask
+            )
             model.fit(x, y)
-            proba = model.predict_proba(x_te)
+            proba = model.predict_proba(x_test)
             pred = model.classes_[proba.argmax(1)]
             auc = _auc(y_te, proba, model.classes_)
             results[label] = {
@@ -157,6 +168,10 @@ def _fit_both(
                 "auc": None if auc is None else round(auc, 4),
             }
         else:
-            model = HistGradientBoostingRegressor(max_iter=100, random_state=seed, categorical_features=mask)
+            model = HistGradientBoostingRegressor(
+                max_iter=100, random_state=seed, categorical_features=kept_mask
+            )
             model.fit(x, y)
-            results[label] = {"r2": round(float(r2_score(y_te, model.predict(x_te))), 4)}
+            results[label] = {"r2": round(float(r2_score(y_te, model.predict(x_test))), 4)}
+        if dropped:
+            results[label]["features_all_missing"] = dropped
