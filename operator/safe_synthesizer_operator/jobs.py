@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from safe_synthesizer import contract
 from safe_synthesizer.config import API_VERSION, KIND, SafeSynthesizerJobSpec
 from safe_synthesizer.errors import NON_RETRYABLE_EXIT_CODES
 
@@ -44,7 +45,7 @@ CONFIG_FILE = "job.yaml"
 TMP_DIR = "/tmp"
 CACHE_DIR = "/var/cache/safe-synthesizer"
 HOME_DIR = "/home/safe-synthesizer"
-TERMINATION_LOG = "/dev/termination-log"
+TERMINATION_LOG = contract.DEFAULT_TERMINATION_LOG
 # The runner's exit codes a retry cannot fix (bad input or config 1, usage 2, a run that fails the
 # same way every time 4): the podFailurePolicy fails the Job at once on them. Only 3 (transient
 # infrastructure) and signals (e.g. 137, OOM-killed) count against backoffLimit and are retried.
@@ -233,22 +234,22 @@ def _env(
     adapter_url: str | None,
 ) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
-        {"name": "SAFE_SYNTH_TERMINATION_LOG", "value": TERMINATION_LOG},
+        {"name": contract.ENV_TERMINATION_LOG, "value": TERMINATION_LOG},
         {"name": "HOME", "value": HOME_DIR},
         {"name": "TMPDIR", "value": TMP_DIR},
-        {"name": "SAFE_SYNTH_CACHE", "value": CACHE_DIR},
+        {"name": contract.ENV_CACHE, "value": CACHE_DIR},
         {"name": "HF_HOME", "value": f"{CACHE_DIR}/huggingface"},
         {"name": "XDG_CACHE_HOME", "value": f"{CACHE_DIR}/xdg"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     if settings.progress_reporting:
         env += [
-            {"name": "SAFE_SYNTH_CR_NAME", "value": owner.name},
-            {"name": "SAFE_SYNTH_CR_NAMESPACE", "value": owner.namespace},
-            {"name": "SAFE_SYNTH_CR_UID", "value": owner.uid},
+            {"name": contract.ENV_CR_NAME, "value": owner.name},
+            {"name": contract.ENV_CR_NAMESPACE, "value": owner.namespace},
+            {"name": contract.ENV_CR_UID, "value": owner.uid},
         ]
     if adapter_url:
-        env.append({"name": "SAFE_SYNTH_ADAPTER_URL", "value": adapter_url})
+        env.append({"name": contract.ENV_ADAPTER_URL, "value": adapter_url})
     secret = credentials_secret(spec, settings)
     if secret:
         env += [
@@ -260,7 +261,7 @@ def _env(
         # Key ``token``; a key named ``HF_TOKEN`` arrives through envFrom (see _env_from).
         env.append(_secret_env("HF_TOKEN", spec.hfTokenSecret, "token", optional=True))
     if spec.pseudonymKeySecret:
-        env.append(_secret_env("SAFE_SYNTH_PSEUDONYM_KEY", spec.pseudonymKeySecret, "key"))
+        env.append(_secret_env(contract.ENV_PSEUDONYM_KEY, spec.pseudonymKeySecret, "key"))
     return env
 
 

@@ -29,16 +29,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from safe_synthesizer import contract
+
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "Pending", "Running", "Succeeded", "Failed", "Cancelled"
 SUSPENDED = "Suspended"
 FINISHED_PHASES = frozenset({SUCCEEDED, FAILED})
-MAX_MESSAGE = 4000
+MAX_MESSAGE = contract.MAX_MESSAGE
 MAX_EVENT_MESSAGE = 1000
 _REASON = re.compile(r"[^A-Za-z0-9_,:]")
 
@@ -74,7 +75,9 @@ def one_line(text: str, limit: int = MAX_EVENT_MESSAGE) -> str:
 
 @dataclass(frozen=True)
 class TerminationMessage:
-    """The runner's compact JSON summary (``$SAFE_SYNTH_TERMINATION_LOG``), or a log tail."""
+    """The status view of the runner's termination message
+    (:class:`safe_synthesizer.contract.TerminationMessage`, ``$SAFE_SYNTH_TERMINATION_LOG``), or a
+    log tail: results and scores as the CR status holds them."""
 
     status: str | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -84,44 +87,26 @@ class TerminationMessage:
     reason: str | None = None
     is_json: bool = True
 
+    @classmethod
+    def from_contract(cls, message: contract.TerminationMessage) -> TerminationMessage:
+        """The status view of a parsed contract message."""
+        return cls(
+            status=message.status,
+            results=message.results_status(),
+            scores=message.scores_status(),
+            epsilon_spent=message.epsilonSpent,
+            message=message.message,
+            reason=message.reason,
+            is_json=message.is_json,
+        )
+
 
 def parse_termination_message(text: str | None) -> TerminationMessage | None:
-    """Parse the termination message; a non-JSON text (``FallbackToLogsOnError`` log tail) is kept
-    as ``message`` with ``is_json=False``. Malformed result entries are dropped."""
-    if text is None or not text.strip():
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return TerminationMessage(message=text.strip()[-MAX_MESSAGE:], is_json=False)
-    if not isinstance(data, dict):
-        return TerminationMessage(message=text.strip()[-MAX_MESSAGE:], is_json=False)
-    results = []
-    for item in data.get("results") or []:
-        if isinstance(item, dict) and item.get("id") and item.get("url"):
-            entry: dict[str, Any] = {
-                "id": str(item["id"])[:253],
-                "format": str(item.get("format") or "unknown")[:32],
-                "canonical": bool(item.get("canonical", False)),
-                "url": str(item["url"])[:4096],
-            }
-            if isinstance(item.get("sizeBytes"), int) and item["sizeBytes"] >= 0:
-                entry["sizeBytes"] = item["sizeBytes"]
-            results.append(entry)
-    scores = data.get("scores")
-    clean_scores = None
-    if isinstance(scores, dict):
-        clean_scores = {k: float(scores[k]) for k in ("sqs", "dps") if isinstance(scores.get(k), int | float)}
-    epsilon = data.get("epsilonSpent")
-    message = data.get("message")
-    return TerminationMessage(
-        status=str(data["status"]) if data.get("status") is not None else None,
-        results=results[:64],
-        scores=clean_scores or None,
-        epsilon_spent=float(epsilon) if isinstance(epsilon, int | float) and epsilon >= 0 else None,
-        message=str(message)[:MAX_MESSAGE] if message is not None else None,
-        reason=str(data["reason"]) if data.get("reason") else None,
-    )
+    """Parse the termination message (:func:`safe_synthesizer.contract.parse_termination_message`):
+    a non-JSON text (``FallbackToLogsOnError`` log tail) is kept as ``message`` with
+    ``is_json=False``. Malformed result entries are dropped."""
+    parsed = contract.parse_termination_message(text)
+    return None if parsed is None else TerminationMessage.from_contract(parsed)
 
 
 @dataclass(frozen=True)
@@ -471,7 +456,7 @@ def status_from_job(
             epsilonSpent=info.epsilon_spent,
             message=message,
             completionTime=current.get("completionTime") or observation.completion_time or now,
-            progress={"stage": "done", "percent": 100.0, "message": message[:1024], "updatedAt": now},
+            progress=contract.progress_status("done", 100.0, message, now),
         )
         return status
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .contract import ENV_CR_NAME, ENV_CR_NAMESPACE, ENV_CR_UID, progress_status
 from .progress import ProgressEvent, overall_percent
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,13 @@ class KubernetesProgressSink:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KubernetesProgressSink | None:
         """The sink for the CR named in the environment, or None when reporting is not possible."""
         env = os.environ if environ is None else environ
-        name, namespace = env.get("SAFE_SYNTH_CR_NAME"), env.get("SAFE_SYNTH_CR_NAMESPACE")
+        name, namespace = env.get(ENV_CR_NAME), env.get(ENV_CR_NAMESPACE)
         if not name or not namespace:
             return None
         api_client = _api_client(env)
         if api_client is None:
             return None
-        return cls(name, namespace, env.get("SAFE_SYNTH_CR_UID") or None, api_client)
+        return cls(name, namespace, env.get(ENV_CR_UID) or None, api_client)
 
     # -- the sink ----------------------------------------------------------------------------
 
@@ -98,12 +99,12 @@ class KubernetesProgressSink:
         """Remember the newest progress; the sender thread ships it when its interval allows."""
         if self.disabled:
             return
-        progress = {
-            "stage": event.stage[:64],
-            "percent": float(overall_percent(event.stage, event.fraction)),
-            "message": (event.message or "")[:1024],
-            "updatedAt": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+        progress = progress_status(
+            event.stage,
+            float(overall_percent(event.stage, event.fraction)),
+            event.message or "",
+            dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         with self._cond:
             self._pending = progress
             if self._thread is None:

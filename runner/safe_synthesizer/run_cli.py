@@ -29,6 +29,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, S3Settings, SafeSynthesizerJob, load_job_or_config
+from .contract import (
+    DEFAULT_TERMINATION_LOG,
+    ENV_ADAPTER_URL,
+    ENV_OUTPUT,
+    ENV_PSEUDONYM_KEY,
+    ENV_STATUS_FILE,
+    ENV_TERMINATION_LOG,
+    Scores,
+    TerminationMessage,
+)
+from .contract import TERMINATION_LIMIT as TERMINATION_LIMIT  # re-exported: older imports
+from .contract import termination_text as termination_text
 from .errors import EXIT_OK, Failure, classify_failure
 from .errors import EXIT_USER_INPUT as EXIT_INVALID
 from .staging import new_staging_dir, remove_staging_dir
@@ -36,7 +48,6 @@ from .staging import new_staging_dir, remove_staging_dir
 if TYPE_CHECKING:
     from .pipeline import RunOutcome
 
-TERMINATION_LIMIT = 4000
 EXIT_CODES_HELP = """exit codes:
   0  succeeded (also partial results: summary.json says partial and why)
   1  bad input or config (missing data, wrong credentials, unreachable privacy.epsilon): not retried
@@ -102,61 +113,50 @@ def _stop_on_sigterm(stop_requested: threading.Event) -> Any:
     return signal.signal(signal.SIGTERM, handle)
 
 
-def termination_text(payload: dict[str, Any]) -> str:
-    """``payload`` as compact JSON of at most :data:`TERMINATION_LIMIT` characters: when too long, the
-    bulky parts go first (scores and status stay, results shrink to the summary, logs and canonical
-    data links), then the message is shortened; the text always stays valid JSON."""
-    text = json.dumps(payload, separators=(",", ":"), default=str)
-    if len(text) <= TERMINATION_LIMIT:
-        return text
-    slim = {k: payload[k] for k in ("status", "reason", "scores", "epsilonSpent", "message") if k in payload}
-    kept = [
-        {k: r[k] for k in ("id", "format", "canonical", "url") if k in r}
-        for r in payload.get("results") or []
-        if isinstance(r, dict) and (r.get("id") in ("summary", "logs") or r.get("canonical"))
-    ]
-    slim["results"] = kept
-    text = json.dumps(slim, separators=(",", ":"), default=str)
-    if len(text) > TERMINATION_LIMIT and isinstance(slim.get("message"), str):
-        message = slim["message"]
-        slim["message"] = message[: max(0, len(message) - (len(text) - TERMINATION_LIMIT) - 3)] + "..."
-        text = json.dumps(slim, separators=(",", ":"), default=str)
-    if len(text) > TERMINATION_LIMIT:  # very long URLs: keep the status and the reason
-        slim = {k: slim[k] for k in ("status", "reason") if k in slim}
-        text = json.dumps(slim, separators=(",", ":"), default=str)
-    return text
-
-
-def write_termination_message(payload: dict[str, Any]) -> None:
-    """Compact JSON for the operator (Kubernetes termination message), see :func:`termination_text`.
+def write_termination_message(message: TerminationMessage) -> None:
+    """Compact JSON for the operator (Kubernetes termination message), see
+    :meth:`~safe_synthesizer.contract.TerminationMessage.to_text`.
 
     Written to ``$SAFE_SYNTH_TERMINATION_LOG`` (default ``/dev/termination-log`` when it exists)."""
-    path = os.environ.get("SAFE_SYNTH_TERMINATION_LOG", "/dev/termination-log")
+    path = os.environ.get(ENV_TERMINATION_LOG, DEFAULT_TERMINATION_LOG)
     target = Path(path)
-    if not target.parent.exists() or (not target.exists() and path == "/dev/termination-log"):
+    if not target.parent.exists() or (not target.exists() and path == DEFAULT_TERMINATION_LOG):
         return
     try:
-        target.write_text(termination_text(payload), encoding="utf-8")
+        target.write_text(message.to_text(), encoding="utf-8")
     except OSError:
         log.warning("cannot write the termination message to %s", path)
 
 
-def failure_payload(failure: Failure, message: str, outcome: RunOutcome | None = None) -> dict[str, Any]:
+def failure_payload(failure: Failure, message: str, outcome: RunOutcome | None = None) -> TerminationMessage:
     """The termination message of a failed run: status, reason, exit code, message and, when the
     run published its summary, the result links (summary, logs, adapter) and the budget spent."""
-    payload: dict[str, Any] = {
-        "status": "failed",
-        "reason": failure.reason,
-        "exitCode": failure.exit_code,
-        "retryable": failure.retryable,
-        "message": message[:3000],
-    }
+    payload = TerminationMessage(
+        status="failed",
+        reason=failure.reason,
+        exitCode=failure.exit_code,
+        retryable=failure.retryable,
+        message=message[:3000],
+    )
     if outcome is not None:
-        payload["results"] = [r.model_dump(exclude_none=True) for r in outcome.results]
+        payload.results = list(outcome.results)
         epsilon = (outcome.summary.get("privacy") or {}).get("epsilon_spent")
         if epsilon is not None:
-            payload["epsilonSpent"] = epsilon
+            payload.epsilonSpent = epsilon
     return payload
+
+
+def success_payload(outcome: RunOutcome) -> TerminationMessage:
+    """The termination message of a run that published its results (status succeeded or partial)."""
+    summary = outcome.summary
+    scores = summary.get("scores")
+    return TerminationMessage(
+        status=outcome.status,
+        results=list(outcome.results),
+        scores=Scores(**{k: scores.get(k) for k in ("sqs", "dps")}) if isinstance(scores, dict) else None,
+        epsilonSpent=(summary.get("privacy") or {}).get("epsilon_spent"),
+        message=summary.get("partial_reason") or f"{summary.get('rows_out', 0)} records",
+    )
 
 
 def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
@@ -177,10 +177,10 @@ def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
         name = "safe-synthesizer"
     if not data_source:
         raise ConfigError([], "no data source: give --data-source or use a manifest with spec.dataSource")
-    output = output or os.environ.get("SAFE_SYNTH_OUTPUT") or f"./safe-synthesizer-output/{name}"
-    adapter = args.adapter or os.environ.get("SAFE_SYNTH_ADAPTER_URL")
+    output = output or os.environ.get(ENV_OUTPUT) or f"./safe-synthesizer-output/{name}"
+    adapter = args.adapter or os.environ.get(ENV_ADAPTER_URL)
     mode = args.phase or ("generate" if adapter else "full")
-    key = os.environ.get("SAFE_SYNTH_PSEUDONYM_KEY")
+    key = os.environ.get(ENV_PSEUDONYM_KEY)
     options = RunOptions(
         data_source=data_source,
         output=output,
@@ -236,7 +236,7 @@ def _run_staged(args: argparse.Namespace, params: Any, options: Any, work: Path)
     sinks: list[Any] = [JsonLinesSink(logs_path)]
     if not args.quiet:
         sinks.append(TerminalSink())
-    status_file = os.environ.get("SAFE_SYNTH_STATUS_FILE")
+    status_file = os.environ.get(ENV_STATUS_FILE)
     if status_file:
         sinks.append(StatusFileSink(Path(status_file)))
     from .k8s_progress import KubernetesProgressSink  # in a pod: patches the CR's status.progress
@@ -256,16 +256,7 @@ def _run_staged(args: argparse.Namespace, params: Any, options: Any, work: Path)
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
     summary = outcome.summary
-    privacy = summary.get("privacy") or {}
-    write_termination_message(
-        {
-            "status": outcome.status,
-            "results": [r.model_dump(exclude_none=True) for r in outcome.results],
-            "scores": summary.get("scores"),
-            "epsilonSpent": privacy.get("epsilon_spent"),
-            "message": summary.get("partial_reason") or f"{summary.get('rows_out', 0)} records",
-        }
-    )
+    write_termination_message(success_payload(outcome))
     print(
         f"\n{outcome.status}: {summary.get('rows_out', 0)} records in {time.time() - started:.0f}s -> "
         f"{outcome.output}"

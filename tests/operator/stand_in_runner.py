@@ -4,10 +4,11 @@ Used only where the real pipeline would make a test measure the runner instead o
 (50 jobs at once, ``make bench-operator``): the operator is started with
 ``SSO_RUNNER_COMMAND='["python", ".../stand_in_runner.py"]'``. It reads the job document the
 operator mounted (``--config``), and writes the runner's termination message to
-``$SAFE_SYNTH_TERMINATION_LOG``:
+``$SAFE_SYNTH_TERMINATION_LOG``, built with the runner's own contract model
+(:class:`safe_synthesizer.contract.TerminationMessage`), so it cannot drift from the real one:
 
 * ``dataSource`` containing ``missing`` -> exit 1 with ``{"status": "failed", "reason":
-  "InvalidInput", ...}`` (what the real runner does for a missing S3 object);
+  "InvalidInput", "exitCode": 1, ...}`` (what the real runner does for a missing S3 object);
 * ``dataSource`` containing ``slow`` -> the same success after 4 s (a job that holds its GPU for a
   while: the queue admission test);
 * otherwise -> exit 0 with ``{"status": "succeeded", "results": [...], "scores": {...}}``.
@@ -16,13 +17,20 @@ operator mounted (``--config``), and writes the runner's termination message to
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import yaml
+
+from safe_synthesizer.contract import (
+    DEFAULT_TERMINATION_LOG,
+    ENV_TERMINATION_LOG,
+    ResultRef,
+    Scores,
+    TerminationMessage,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,35 +41,37 @@ def main(argv: list[str] | None = None) -> int:
     document = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
     spec = document["spec"]
     output = spec["output"].rstrip("/") + "/"
-    target = Path(os.environ.get("SAFE_SYNTH_TERMINATION_LOG", "/dev/termination-log"))
+    target = Path(os.environ.get(ENV_TERMINATION_LOG, DEFAULT_TERMINATION_LOG))
     if "missing" in spec["dataSource"]:
-        message = {
-            "status": "failed",
-            "reason": "InvalidInput",
-            "message": f"{spec['dataSource']} does not exist",
-        }
-        target.write_text(json.dumps(message), encoding="utf-8")
-        print(f"error: {message['message']}", file=sys.stderr)
+        failed = TerminationMessage(
+            status="failed",
+            reason="InvalidInput",
+            exitCode=1,
+            retryable=False,
+            message=f"{spec['dataSource']} does not exist",
+        )
+        target.write_text(failed.to_text(), encoding="utf-8")
+        print(f"error: {failed.message}", file=sys.stderr)
         return 1
     if "slow" in spec["dataSource"]:
         time.sleep(4)
-    message = {
-        "status": "succeeded",
-        "results": [
-            {
-                "id": "synthetic_data",
-                "format": "csv",
-                "canonical": True,
-                "url": output + "synthetic_data.csv",
-                "sizeBytes": 1,
-            },
-            {"id": "adapter", "format": "directory", "canonical": False, "url": output + "adapter/"},
+    succeeded = TerminationMessage(
+        status="succeeded",
+        results=[
+            ResultRef(
+                id="synthetic_data",
+                format="csv",
+                canonical=True,
+                url=output + "synthetic_data.csv",
+                sizeBytes=1,
+            ),
+            ResultRef(id="adapter", format="directory", canonical=False, url=output + "adapter/"),
         ],
-        "scores": {"sqs": 7.0, "dps": 8.0},
-        "epsilonSpent": None,
-        "message": "stand-in: 0 records",
-    }
-    target.write_text(json.dumps(message, separators=(",", ":")), encoding="utf-8")
+        scores=Scores(sqs=7.0, dps=8.0),
+        epsilonSpent=None,
+        message="stand-in: 0 records",
+    )
+    target.write_text(succeeded.to_text(), encoding="utf-8")
     print("stand-in runner: succeeded")
     return 0
 
