@@ -138,11 +138,10 @@ def test_structured_generation_makes_every_record_valid_even_untrained(tmp_path)
     from safe_synthesizer.generation.grammar import RecordGrammar
 
     engine = _engine("transformers", tmp_path)
-    engine.grammar = RecordGrammar(SCHEMA, max_records=2)
+    grammar = RecordGrammar(SCHEMA, max_records=2)
     params = GenerateParameters(num_records=12, patience=5)
-    result = generate_records(
-        engine, SCHEMA, prompt_text(SCHEMA), params, SamplingSettings(max_new_tokens=200, seed=5)
-    )
+    settings = SamplingSettings(max_new_tokens=200, seed=5, grammar=grammar)
+    result = generate_records(engine, SCHEMA, prompt_text(SCHEMA), params, settings)
     assert result.invalid == 0 and len(result.data) == 12
     assert set(result.data["city"]) <= {"Oslo", "Rome"}
     assert result.data["age"].between(20, 59).all()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .autoconfig import DEFAULT_SEED
 from .errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ def load_base_model(
     quantization_bits: int | None = None,
     rope_scaling_factor: RopeFactor = None,
     attn_implementation: str | None = None,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
 ) -> LoadedModel:
     """Load a base model and tokenizer from any supported source (see module docstring).
 

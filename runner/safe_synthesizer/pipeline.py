@@ -180,14 +180,6 @@ def _make_engine(adapter_dir: Path, options: RunOptions, device: str, card_hint:
     return TransformersEngine(model, tokenizer, device), card
 
 
-def engine_tokenizer_len(engine: Any, prompt: str) -> list[int]:
-    """Prompt token ids (transformers engine) or a byte-length upper bound (other engines)."""
-    tokenizer = getattr(engine, "tokenizer", None)
-    if tokenizer is None:
-        return list(prompt.encode())
-    return tokenizer(prompt, add_special_tokens=False)["input_ids"]
-
-
 def _fetch_adapter(source: str, work: Path, s3: Any) -> Path:
     """An earlier output prefix (…/adapter/ inside) or an adapter folder, local or S3."""
     local = Path(source.removeprefix("file://"))
@@ -282,160 +274,15 @@ def _run(
         from .models import pick_device
 
         device = pick_device()
-    import os
-
     adapter_dir = staging / "adapter"
-    training_summary: dict[str, Any] = {}
-    schema: TableSchema
-    from .tabular.engine import FIELD_TOKENS, choose_engine, is_field_model
-
-    choice = choose_engine(
-        params.training.engine,
-        "pretrained_model" in params.training.model_fields_set,
-        train,
-        device,
-        grouped=bool(params.data.group_training_examples_by),
-    )
-    if options.mode != "generate":
-        summary["engine"] = {"kind": choice.kind, "reason": choice.reason}
-    vram_applied = False
-    if options.mode != "generate":
-        from .training import apply_vram_fraction
-
-        vram_applied = apply_vram_fraction(params.training.max_vram_fraction, device)
-    if options.mode != "generate" and choice.kind == FIELD_TOKENS:
-        from .accepted_only import llm_only_warnings
-
-        summary["warnings"].extend(llm_only_warnings(params, FIELD_TOKENS))
-        schema = _training_schema(train, params, summary)
-        n_units = _privacy_units(train, params)
-        resolved = resolve(
-            params,
-            n_train_records=len(train),
-            n_privacy_units=n_units,
-            device=device,
-            pretrained_model=FIELD_TOKENS,
-            model_is_pretrained=False,
-        )
-        with timer.stage("train"):
-            field_result = _train_field_stage(
-                params,
-                options,
-                progress,
-                train,
-                schema,
-                pii_result,
-                resolved,
-                n_units,
-                device,
-                adapter_dir,
-                summary,
-            )
-        training_summary = field_result.to_dict()
-        if field_result.dp:
-            schema_ledger = summary.get("privacy", {}).get("schema")
-            summary["privacy"] = {**field_result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
-        plan = field_result.plan
-        if plan.get("cpu_threads"):
-            summary["cpu_threads"] = plan["cpu_threads"]
-        resolved.batch_size = int(plan["batch_size"])
-        resolved.learning_rate = float(plan["learning_rate"])
-        resolved.num_input_records_to_sample = int(plan["max_epochs"] * len(train))
-        resolved.pretrained_model = f"{FIELD_TOKENS} (from scratch)"
-    elif options.mode == "generate":
-        if not options.adapter_source:
-            raise UserInputError(
-                "generation only needs an adapter: pass --adapter or spec.pretrainedModelJob"
-            )
-        with timer.stage("fetch_adapter"):
-            source_dir = _fetch_adapter(
-                options.adapter_source, work, options.client_for(options.adapter_source)
-            )
-            if not (source_dir / "dataset_schema.json").exists():
-                raise UserInputError(
-                    f"{options.adapter_source} holds no adapter (dataset_schema.json missing)"
-                )
-            shutil.copytree(source_dir, adapter_dir, dirs_exist_ok=True)
-        schema = TableSchema.from_json((adapter_dir / "dataset_schema.json").read_text(encoding="utf-8"))
-        resolved = resolve(
-            params,
-            n_train_records=len(train),
-            n_privacy_units=len(train),
-            device=device,
-            pretrained_model="(reused adapter)",
-        )
-    else:
-        from .autoconfig import rope_factor
-        from .models import BUILTIN_TINY_LLAMA, CPU_DEFAULT_MODEL, load_base_model
-        from .training import longest_example_tokens, peft_plan
-
-        model_source = params.training.pretrained_model
-        if device == "cpu" and "pretrained_model" not in params.training.model_fields_set:
-            model_source = os.environ.get("SAFE_SYNTH_CPU_MODEL", CPU_DEFAULT_MODEL)
-            summary["warnings"].append(
-                f"no GPU: using the CPU default model {model_source} instead of {params.training.pretrained_model}"
-            )
-        peft = peft_plan(params, device, from_scratch=model_source == BUILTIN_TINY_LLAMA)
-        summary["warnings"].extend(peft.warnings)
-        schema = _training_schema(train, params, summary)
-        longest: dict[str, int] = {}
-
-        def rope_for(tokenizer: Any, base_context: int) -> int:
-            # rope_scaling_factor "auto": sized from the longest example, measured with this tokenizer
-            longest["tokens"] = longest_example_tokens(train, schema, params, tokenizer)
-            return rope_factor(params, longest["tokens"], base_context)
-
-        with timer.stage("load_model"):
-            progress.update("train", 0, None, f"loading {model_source}")
-            loaded = load_base_model(
-                model_source,
-                device=device,
-                s3=options.client_for(model_source),
-                hf_token=options.hf_token,
-                quantization_bits=peft.quantization_bits,
-                rope_scaling_factor=rope_for,
-                attn_implementation=params.training.attn_implementation,
-                seed=run_seed(params),
-            )
-        summary["warnings"].extend(loaded.notes)
-        n_units = _privacy_units(train, params)
-        resolved = resolve(
-            params,
-            n_train_records=len(train),
-            n_privacy_units=n_units,
-            device=device,
-            pretrained_model=model_source,
-            model_is_pretrained=loaded.pretrained,
-            base_context=loaded.context_length // loaded.rope_scaling_factor,
-            longest_example_tokens=longest.get("tokens"),
-            applied_rope_factor=loaded.rope_scaling_factor,
-        )
-        resolved.attn_implementation = loaded.attn_implementation
-        resolved.peft_implementation = peft.implementation
-        resolved.quantization = loaded.quantization
-        dp_trainer = _dp_trainer(params, resolved, n_units, summary)
-        from .training import train_model
-
-        with timer.stage("train"):
-            result = train_model(
-                loaded,
-                train,
-                schema,
-                params,
-                resolved,
-                adapter_dir,
-                progress,
-                dp_trainer,
-                should_stop=options.stop_requested.is_set,
-            )
-        training_summary = result.to_dict()
-        if result.dp:
-            # the training ledger (total ε charged) plus the schema's own spend, kept as its detail
-            schema_ledger = summary.get("privacy", {}).get("schema")
-            summary["privacy"] = {**result.dp, **({"schema": schema_ledger} if schema_ledger else {})}
-        del loaded
-    resolved.max_vram_fraction_applied = vram_applied
+    trained = _train_stage(params, options, progress, timer, work, adapter_dir, train, pii_result, device)
+    schema, resolved = trained.schema, trained.resolved
+    summary["warnings"].extend(trained.warnings)
+    summary.update(trained.summary_fields)
+    if trained.privacy:
+        summary["privacy"] = trained.privacy
     summary["resolved_config"] = resolved.to_dict()
+    training_summary = trained.training
     if training_summary:  # the adapter's published location, never the staging folder
         training_summary["adapter_dir"] = storage.join_url(options.output, "adapter/")
     summary["training"] = training_summary
@@ -451,6 +298,8 @@ def _run(
         return _publish(params, options, progress, timer, staging, summary, reason)
 
     # generate
+    from .tabular.engine import is_field_model
+
     with timer.stage("generate"):
         if is_field_model(adapter_dir):
             gen = _generate_field_stage(params, options, progress, adapter_dir, device, resolved, summary)
@@ -497,6 +346,230 @@ def _run(
     return _publish(params, options, progress, timer, staging, summary, partial_reason)
 
 
+@dataclass
+class TrainOutcome:
+    """What the train stage hands on: the schema generation follows, the resolved config, the
+    training summary, the DP ledger (training and schema spend) and what the summary should say."""
+
+    schema: TableSchema
+    resolved: ResolvedConfig
+    training: dict[str, Any]
+    privacy: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    summary_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _train_stage(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    work: Path,
+    adapter_dir: Path,
+    train: pd.DataFrame,
+    pii_result: Any,
+    device: str,
+) -> TrainOutcome:
+    """Train the engine the data and config call for, or fetch the adapter a generate-only run reuses."""
+    if options.mode == "generate":
+        return _reuse_adapter(params, options, timer, work, adapter_dir, train, device)
+    from .tabular.engine import FIELD_TOKENS, choose_engine
+    from .training import apply_vram_fraction
+
+    choice = choose_engine(
+        params.training.engine,
+        "pretrained_model" in params.training.model_fields_set,
+        train,
+        device,
+        grouped=bool(params.data.group_training_examples_by),
+    )
+    vram_applied = apply_vram_fraction(params.training.max_vram_fraction, device)
+    if choice.kind == FIELD_TOKENS:
+        outcome = _train_field_path(params, options, progress, timer, adapter_dir, train, pii_result, device)
+    else:
+        outcome = _train_llm_path(params, options, progress, timer, adapter_dir, train, device)
+    outcome.summary_fields["engine"] = {"kind": choice.kind, "reason": choice.reason}
+    outcome.resolved.max_vram_fraction_applied = vram_applied
+    return outcome
+
+
+def _reuse_adapter(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    timer: StageTimer,
+    work: Path,
+    adapter_dir: Path,
+    train: pd.DataFrame,
+    device: str,
+) -> TrainOutcome:
+    """A generate-only run: the adapter (and the schema it was trained with) of an earlier run."""
+    if not options.adapter_source:
+        raise UserInputError("generation only needs an adapter: pass --adapter or spec.pretrainedModelJob")
+    with timer.stage("fetch_adapter"):
+        source_dir = _fetch_adapter(options.adapter_source, work, options.client_for(options.adapter_source))
+        if not (source_dir / "dataset_schema.json").exists():
+            raise UserInputError(f"{options.adapter_source} holds no adapter (dataset_schema.json missing)")
+        shutil.copytree(source_dir, adapter_dir, dirs_exist_ok=True)
+    schema = TableSchema.from_json((adapter_dir / "dataset_schema.json").read_text(encoding="utf-8"))
+    resolved = resolve(
+        params,
+        n_train_records=len(train),
+        n_privacy_units=len(train),
+        device=device,
+        pretrained_model="(reused adapter)",
+    )
+    return TrainOutcome(schema, resolved, training={})
+
+
+def _train_field_path(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    adapter_dir: Path,
+    train: pd.DataFrame,
+    pii_result: Any,
+    device: str,
+) -> TrainOutcome:
+    """The field-token engine, trained from scratch (plain or DP-SGD)."""
+    from .accepted_only import llm_only_warnings
+    from .tabular.engine import FIELD_TOKENS
+
+    warnings = list(llm_only_warnings(params, FIELD_TOKENS))
+    schema, schema_ledger = _training_schema(train, params)
+    n_units = _privacy_units(train, params)
+    resolved = resolve(
+        params,
+        n_train_records=len(train),
+        n_privacy_units=n_units,
+        device=device,
+        pretrained_model=FIELD_TOKENS,
+        model_is_pretrained=False,
+    )
+    summary_fields: dict[str, Any] = {}
+    with timer.stage("train"):
+        result = _train_field_stage(
+            params,
+            options,
+            progress,
+            train,
+            schema,
+            pii_result,
+            resolved,
+            n_units,
+            device,
+            adapter_dir,
+            warnings,
+            summary_fields,
+        )
+    plan = result.plan
+    if plan.get("cpu_threads"):
+        summary_fields["cpu_threads"] = plan["cpu_threads"]
+    resolved.batch_size = int(plan["batch_size"])
+    resolved.learning_rate = float(plan["learning_rate"])
+    resolved.num_input_records_to_sample = int(plan["max_epochs"] * len(train))
+    resolved.pretrained_model = f"{FIELD_TOKENS} (from scratch)"
+    return TrainOutcome(
+        schema,
+        resolved,
+        training=result.to_dict(),
+        privacy=_privacy_ledger(result.dp, schema_ledger),
+        warnings=warnings,
+        summary_fields=summary_fields,
+    )
+
+
+def _train_llm_path(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    adapter_dir: Path,
+    train: pd.DataFrame,
+    device: str,
+) -> TrainOutcome:
+    """LoRA (or QLoRA) on a pretrained LLM, or full training of a small one (plain or DP-SGD)."""
+    import os
+
+    from .autoconfig import rope_factor
+    from .models import BUILTIN_TINY_LLAMA, CPU_DEFAULT_MODEL, load_base_model
+    from .training import longest_example_tokens, peft_plan, train_model
+
+    warnings: list[str] = []
+    model_source = params.training.pretrained_model
+    if device == "cpu" and "pretrained_model" not in params.training.model_fields_set:
+        model_source = os.environ.get("SAFE_SYNTH_CPU_MODEL", CPU_DEFAULT_MODEL)
+        warnings.append(
+            f"no GPU: using the CPU default model {model_source} instead of {params.training.pretrained_model}"
+        )
+    peft = peft_plan(params, device, from_scratch=model_source == BUILTIN_TINY_LLAMA)
+    warnings.extend(peft.warnings)
+    schema, schema_ledger = _training_schema(train, params)
+    longest: dict[str, int] = {}
+
+    def rope_for(tokenizer: Any, base_context: int) -> int:
+        # rope_scaling_factor "auto": sized from the longest example, measured with this tokenizer
+        longest["tokens"] = longest_example_tokens(train, schema, params, tokenizer)
+        return rope_factor(params, longest["tokens"], base_context)
+
+    with timer.stage("load_model"):
+        progress.update("train", 0, None, f"loading {model_source}")
+        loaded = load_base_model(
+            model_source,
+            device=device,
+            s3=options.client_for(model_source),
+            hf_token=options.hf_token,
+            quantization_bits=peft.quantization_bits,
+            rope_scaling_factor=rope_for,
+            attn_implementation=params.training.attn_implementation,
+            seed=run_seed(params),
+        )
+    warnings.extend(loaded.notes)
+    n_units = _privacy_units(train, params)
+    resolved = resolve(
+        params,
+        n_train_records=len(train),
+        n_privacy_units=n_units,
+        device=device,
+        pretrained_model=model_source,
+        model_is_pretrained=loaded.pretrained,
+        base_context=loaded.context_length // loaded.rope_scaling_factor,
+        longest_example_tokens=longest.get("tokens"),
+        applied_rope_factor=loaded.rope_scaling_factor,
+    )
+    resolved.attn_implementation = loaded.attn_implementation
+    resolved.peft_implementation = peft.implementation
+    resolved.quantization = loaded.quantization
+    dp_trainer = _dp_trainer(params, resolved, n_units, warnings)
+    with timer.stage("train"):
+        result = train_model(
+            loaded,
+            train,
+            schema,
+            params,
+            resolved,
+            adapter_dir,
+            progress,
+            dp_trainer,
+            should_stop=options.stop_requested.is_set,
+        )
+    del loaded
+    return TrainOutcome(
+        schema,
+        resolved,
+        training=result.to_dict(),
+        privacy=_privacy_ledger(result.dp, schema_ledger),
+        warnings=warnings,
+    )
+
+
+def _privacy_ledger(training_ledger: dict | None, schema_ledger: dict | None) -> dict | None:
+    """The training ledger (total ε charged) with the schema's own spend kept as its detail."""
+    if not training_ledger:
+        return {"schema": schema_ledger} if schema_ledger else None
+    return {**training_ledger, **({"schema": schema_ledger} if schema_ledger else {})}
+
+
 def _generate_llm_stage(
     params: SafeSynthesizerParameters,
     options: RunOptions,
@@ -514,19 +587,19 @@ def _generate_llm_stage(
     engine, card = _make_engine(adapter_dir, options, device)
     tokens_per_record = float(card.get("tokens_per_record") or 64)
     per_sequence = card.get("max_sequences_per_example") or 10
-    prompt_tokens = len(engine_tokenizer_len(engine, card["prompt"]))
+    prompt_tokens = engine.prompt_tokens(card["prompt"])
     max_new = int(
         min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
     )
-    regex = None
+    regex = grammar = None
     if generation.use_structured_generation:
         from .generation.grammar import RecordGrammar
         from .generation.record_regex import record_regex
 
-        if hasattr(engine, "supports_grammar") and engine.supports_grammar():
-            engine.grammar = RecordGrammar(schema, per_sequence)
+        if engine.supports_grammar():
+            grammar = RecordGrammar(schema, per_sequence)
             summary["structured_generation"] = "record grammar (byte-level logits processor)"
-        elif hasattr(engine, "supports_regex") and engine.supports_regex():
+        elif engine.supports_regex():
             regex = record_regex(schema, per_sequence)
             summary["structured_generation"] = f"record grammar as a regex ({engine.name})"
         else:
@@ -541,6 +614,7 @@ def _generate_llm_stage(
         max_new_tokens=max_new,
         seed=resolved.seed,
         regex=regex,
+        grammar=grammar,
     )
     gen = generate_records(
         engine,
@@ -558,17 +632,15 @@ def _generate_llm_stage(
 
 
 def _training_schema(
-    train: pd.DataFrame, params: SafeSynthesizerParameters, summary: dict[str, Any]
-) -> TableSchema:
-    """The generation schema: from the training split, or DP estimates when DP is on."""
+    train: pd.DataFrame, params: SafeSynthesizerParameters
+) -> tuple[TableSchema, dict[str, Any] | None]:
+    """The generation schema and, under DP, its privacy ledger: DP estimates, never raw statistics."""
     if params.dp_enabled:
         # No fallback: a DP run never builds its schema from raw statistics (fail closed).
         from .privacy.schema import dp_schema
 
-        schema, ledger = dp_schema(train, params)
-        summary.setdefault("privacy", {})["schema"] = ledger
-        return schema
-    return infer_schema(train)
+        return dp_schema(train, params)
+    return infer_schema(train), None
 
 
 def _train_field_stage(
@@ -582,7 +654,8 @@ def _train_field_stage(
     n_units: int,
     device: str,
     adapter_dir: Path,
-    summary: dict[str, Any],
+    warnings: list[str],
+    summary_fields: dict[str, Any],
 ) -> Any:
     """Train the field-token engine; NeMo's LoRA-oriented defaults left unset give way to its own."""
     import dataclasses
@@ -623,10 +696,10 @@ def _train_field_stage(
                 learning_rate=lr,
                 max_sequences_per_example=1,
             )
-            return _dp_trainer(dp_params, dp_resolved, n_units, summary)
+            return _dp_trainer(dp_params, dp_resolved, n_units, warnings)
 
     if pii_entities:
-        summary["pii_columns_generated"] = {
+        summary_fields["pii_columns_generated"] = {
             "columns": sorted(pii_entities),
             "how": "not modelled: generated after sampling with Faker in the learned formats, "
             "consistent within a row",
@@ -682,7 +755,7 @@ FEW_DP_STEPS = 30  # below this a DP-SGD run rarely learns the record format
 
 
 def _dp_trainer(
-    params: SafeSynthesizerParameters, resolved: ResolvedConfig, n_units: int, summary: dict
+    params: SafeSynthesizerParameters, resolved: ResolvedConfig, n_units: int, warnings: list[str]
 ) -> Any:
     if not params.dp_enabled:
         return None
@@ -697,7 +770,7 @@ def _dp_trainer(
             f"or lower batch_size x gradient_accumulation_steps (now {batch})"
         )
         log.warning("%s", message)
-        summary["warnings"].append(message)
+        warnings.append(message)
     return trainer
 
 

@@ -25,16 +25,22 @@ from typing import Any
 import pandas as pd
 
 from .autoconfig import ResolvedConfig
+from .batching import IGNORE_INDEX, collate, lr_scheduler
 from .config import SafeSynthesizerParameters
 from .errors import UserInputError
 from .models import LoadedModel, write_model_card
 from .progress import NullProgress, Progress
 from .schema import TableSchema
-from .serialization import Example, pack_examples, prompt_text, sample_units, units_from_frame
+from .serialization import (
+    Example,
+    pack_examples,
+    prompt_text,
+    public_tokens_per_record,
+    sample_units,
+    units_from_frame,
+)
 
 log = logging.getLogger(__name__)
-
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -92,21 +98,6 @@ def unit_token_costs(units: list[list[str]], tokenizer: Any) -> list[int]:
     texts = ["".join(line + "\n" for line in unit) for unit in units]
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     return [len(e) for e in encoded]
-
-
-def collate(batch_ids: list[list[int]], batch_labels: list[list[int]], pad_id: int) -> dict[str, Any]:
-    """Right-pad a batch; padding is masked out of attention and loss."""
-    import torch
-
-    width = max(len(x) for x in batch_ids)
-    ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch_ids), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
-    for row, (x, y) in enumerate(zip(batch_ids, batch_labels, strict=True)):
-        ids[row, : len(x)] = torch.tensor(x)
-        labels[row, : len(y)] = torch.tensor(y)
-        mask[row, : len(x)] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
 def build_examples(
@@ -262,8 +253,6 @@ def longest_example_tokens(
     if params.dp_enabled:
         if params.data.group_training_examples_by:
             return 0
-        from .privacy.dp import public_tokens_per_record
-
         return prompt_tokens + int(math.ceil(public_tokens_per_record(schema))) + 2
     units = units_from_frame(
         train_df, schema, params.data.group_training_examples_by, params.data.order_training_examples_by
@@ -311,7 +300,6 @@ def train_model(
     model as trained so far is saved, and the result says it was interrupted.
     """
     import torch
-    from transformers import get_scheduler
 
     progress = progress or NullProgress()
     torch.manual_seed(resolved.seed)
@@ -352,8 +340,6 @@ def train_model(
         val_loss = None
         # The measured mean is a statistic of the raw data: under DP the model card gets a bound
         # derived from the DP schema instead.
-        from .privacy.dp import public_tokens_per_record
-
         tokens_per_record = public_tokens_per_record(schema)
     else:
         dp_info = {}
@@ -361,12 +347,7 @@ def train_model(
         random.Random(resolved.seed).shuffle(order)
         micro_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         steps_total = max(1, math.ceil(len(micro_batches) / accumulation))
-        scheduler = get_scheduler(
-            training.lr_scheduler,
-            optimizer,
-            num_warmup_steps=int(training.warmup_ratio * steps_total),
-            num_training_steps=steps_total,
-        )
+        scheduler = lr_scheduler(optimizer, training.lr_scheduler, training.warmup_ratio, steps_total)
         steps = 0
         losses: list[float] = []
         tokens_seen = records_seen = 0

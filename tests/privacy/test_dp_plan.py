@@ -91,9 +91,9 @@ def test_a_plan_with_few_steps_warns_with_what_to_change():
 
     params = dp_params(8.0, training={"batch_size": 32, "gradient_accumulation_steps": 8})
     few = dataclasses.replace(resolved_for(params, 720), num_input_records_to_sample=3000)
-    summary: dict = {"warnings": []}
-    assert _dp_trainer(params, few, 720, summary).steps == math.ceil(3000 / 256) < FEW_DP_STEPS
-    assert len(summary["warnings"]) == 1 and "num_input_records_to_sample" in summary["warnings"][0]
+    warnings: list[str] = []
+    assert _dp_trainer(params, few, 720, warnings).steps == math.ceil(3000 / 256) < FEW_DP_STEPS
+    assert len(warnings) == 1 and "num_input_records_to_sample" in warnings[0]
     enough = dataclasses.replace(few, num_input_records_to_sample=256 * FEW_DP_STEPS)
-    summary = {"warnings": []}
-    assert _dp_trainer(params, enough, 720, summary).steps == FEW_DP_STEPS and summary["warnings"] == []
+    warnings = []
+    assert _dp_trainer(params, enough, 720, warnings).steps == FEW_DP_STEPS and warnings == []

@@ -529,9 +529,8 @@ def test_the_pipeline_schema_under_dp_is_the_dp_schema_with_os_entropy():
         }
     )
     frame.loc[0, "value"] = OUTLIER
-    summary: dict[str, Any] = {}
-    schema = _training_schema(frame, params_for(), summary)
-    ledger = summary["privacy"]["schema"]
+    schema, ledger = _training_schema(frame, params_for())
+    assert ledger is not None
     assert ledger["noise_source"] == "OS entropy"  # never the run's seed
     assert ledger["epsilon"] <= SCHEMA_EPSILON_FRACTION * EPSILON * (1 + 1e-12)
     token = column(schema, "token")
@@ -541,9 +540,8 @@ def test_the_pipeline_schema_under_dp_is_the_dp_schema_with_os_entropy():
     value = column(schema, "value")
     assert is_bucket_bound(value.minimum) and is_bucket_bound(value.maximum)
     # control: without DP the plain schema reveals the extreme
-    plain_summary: dict[str, Any] = {}
-    plain = _training_schema(frame, SafeSynthesizerParameters.model_validate({}), plain_summary)
-    assert column(plain, "value").maximum == OUTLIER and "privacy" not in plain_summary
+    plain, plain_ledger = _training_schema(frame, SafeSynthesizerParameters.model_validate({}))
+    assert column(plain, "value").maximum == OUTLIER and plain_ledger is None
 
 
 # ------------------------------------------------------------------ coarse levels and spurious buckets

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from ..autoconfig import DEFAULT_SEED
 from ..config.parameters import EvaluationParameters
 from . import column_distribution as cd
 from . import correlation as corr
@@ -342,7 +343,7 @@ def evaluate(
     *,
     pii_replay: PiiReplayInput | None = None,
     dp_ledger: dict | None = None,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     progress: Any = None,
 ) -> EvaluationResult:
     """Score ``synthetic`` against ``train`` (and ``holdout``) for quality and privacy.

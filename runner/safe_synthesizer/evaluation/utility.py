@@ -19,6 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from ..autoconfig import DEFAULT_SEED
 from ._frame import MISSING_LABEL, ColumnProfile, EncodedFrame, Encoding
 from .component import Component, skipped
 
@@ -54,7 +55,7 @@ def utility(
     holdout: EncodedFrame | None,
     enc: Encoding,
     *,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
 ) -> Component:
     """TSTR vs TRTR on the holdout for one target column."""
     prof = {p.name: p for p in profiles}.get(target)

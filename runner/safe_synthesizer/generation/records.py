@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import Counter
@@ -211,7 +212,7 @@ def generate_records(
     while len(collected) < target:
         batch_number += 1
         n = next_batch_size(target - len(collected), valid_per_sequence, engine.max_batch())
-        seeded = SamplingSettings(**{**settings.__dict__, "seed": settings.seed + batch_number})
+        seeded = dataclasses.replace(settings, seed=settings.seed + batch_number)
         texts = engine.generate(prompt, n, seeded)
         batch_valid = batch_invalid = 0
         for text in texts:

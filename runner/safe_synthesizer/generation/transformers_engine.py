@@ -20,7 +20,6 @@ class TransformersEngine:
         self.tokenizer = tokenizer
         self.device = device
         self.batch_cap = batch_cap or (128 if device == "cuda" else 32)
-        self.grammar: Any = None  # a RecordGrammar: constrain decoding (byte-level tokenizers)
         self._compiled: tuple[str, Any] | None = None  # (regex, xgrammar CompiledGrammar)
 
     def supports_grammar(self) -> bool:
@@ -28,6 +27,10 @@ class TransformersEngine:
         from .grammar import byte_token_ids
 
         return byte_token_ids(self.tokenizer) is not None
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """Tokens of ``prompt`` with this engine's tokenizer."""
+        return len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
     def supports_regex(self) -> bool:
         """Regex-constrained decoding (any tokenizer) through xgrammar, when it is installed."""
@@ -66,7 +69,7 @@ class TransformersEngine:
         torch.manual_seed(settings.seed)
         sample = settings.temperature > 0
         processors = None
-        if self.grammar is not None:
+        if settings.grammar is not None:
             from transformers import LogitsProcessorList
 
             from .grammar import GrammarLogitsProcessor, byte_token_ids
@@ -76,7 +79,7 @@ class TransformersEngine:
                 processors = LogitsProcessorList(
                     [
                         GrammarLogitsProcessor(
-                            self.grammar, byte_ids, tokenizer.eos_token_id, prompt_ids.shape[1]
+                            settings.grammar, byte_ids, tokenizer.eos_token_id, prompt_ids.shape[1]
                         )
                     ]
                 )

@@ -56,6 +56,14 @@ class VllmEngine:
             **extra,
         )
 
+    def supports_grammar(self) -> bool:
+        """The byte-level grammar is a transformers logits processor: vLLM takes the regex form."""
+        return False
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """An upper bound: one token per byte."""
+        return len(prompt.encode())
+
     def supports_regex(self) -> bool:
         """vLLM's structured outputs follow ``settings.regex`` (the record grammar)."""
         return True

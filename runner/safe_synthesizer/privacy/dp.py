@@ -33,7 +33,7 @@ What leaves training: the adapter (DP), the schema (DP, :mod:`.schema`) and publ
 the number of records per unit, which every DP-SGD deployment treats as public, and the plan). The
 training loss, token counts and validation loss are computed on raw data and are therefore **not**
 reported under DP; ``tokens_per_record`` in the model card comes from the DP schema
-(:func:`public_tokens_per_record`). Randomness for sampling and noise is seeded from OS entropy
+(``serialization.public_tokens_per_record``). Randomness for sampling and noise is seeded from OS entropy
 (the run's ``random_state`` is recorded in ``summary.json``, so noise derived from it could be
 replayed). Limits: the noise is floating-point Gaussian from torch's generator, not a
 cryptographically secure source (opacus' ``secure_mode`` needs torchcsprng, which does not build with
@@ -52,10 +52,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..autoconfig import ResolvedConfig, auto_delta
+from ..batching import IGNORE_INDEX, collate, lr_scheduler
 from ..config import SafeSynthesizerParameters
 from ..errors import UserInputError
 from ..progress import NullProgress, Progress
-from ..schema import TableSchema
 from .accounting import (
     ACCOUNTANT,
     SIGMA_MAX,
@@ -70,7 +70,6 @@ from .accounting import (
 log = logging.getLogger(__name__)
 
 MIN_UNITS = 10
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -175,27 +174,6 @@ def per_sample_loss(model: Any, batch: dict[str, Any]) -> Any:
     return token_loss.sum(dim=1) / count
 
 
-def public_tokens_per_record(schema: TableSchema) -> float:
-    """Tokens of the widest record the (DP) schema allows, as bytes: an upper bound for any tokenizer.
-
-    Replaces the measured mean under DP (a statistic of the raw data); sizes ``max_new_tokens``.
-    """
-    from ..serialization import FIELD_SEPARATOR, escape_field, format_value
-
-    widths = []
-    for column in schema.columns:
-        if column.kind == "categorical" and column.categories:
-            widths.append(max(len(escape_field(str(c)).encode()) for c in column.categories))
-        elif column.kind == "boolean":
-            widths.append(5)
-        elif column.kind in ("integer", "number"):
-            ends = [v for v in (column.minimum, column.maximum) if v is not None] or [10**12]
-            widths.append(max(len(format_value(float(v), column.decimals).encode()) for v in ends) + 1)
-        else:
-            widths.append(2 * (column.max_length or 32))  # escapes can double a field
-    return float(sum(widths) + len(FIELD_SEPARATOR) * max(0, len(widths) - 1) + 1)
-
-
 class DPTrainer:
     """A planned DP-SGD run; :meth:`plan` validates and chooses σ, :meth:`train` runs it."""
 
@@ -274,10 +252,9 @@ class DPTrainer:
         import torch
         from opacus import GradSampleModule
         from opacus.optimizers import DPOptimizer
-        from transformers import get_scheduler
 
         if collate_fn is None:
-            from ..training import collate as collate_fn
+            collate_fn = collate
         self._loss_fn = loss_fn or per_sample_loss
 
         progress = progress or NullProgress()
@@ -311,12 +288,7 @@ class DPTrainer:
         training = self.params.training
         # A plateau schedule would need the training loss, which is not released under DP.
         schedule = "constant" if training.lr_scheduler == "reduce_lr_on_plateau" else training.lr_scheduler
-        scheduler = get_scheduler(
-            schedule,
-            optimizer,
-            num_warmup_steps=int(training.warmup_ratio * total),
-            num_training_steps=total,
-        )
+        scheduler = lr_scheduler(optimizer, schedule, training.warmup_ratio, total)
         progress.update("train", 0, total, "training with DP-SGD", noise_multiplier=round(sigma, 4))
         started = time.time()
         steps, units_drawn, stopped_early, interrupted = 0, 0, False, False

@@ -43,7 +43,6 @@ from .tokenizer import PAD, FieldTokenizer
 
 log = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
 CHECK_EVERY_MAX_STEPS = 200
 PATIENCE = 4
 DP_BIAS_LR_FACTOR = 10.0  # output-bias learning rate over the base rate under DP (see _train_dp)
