@@ -278,6 +278,9 @@ def test_job_handle_reads_the_status() -> None:
     assert [r.id for r in job.results] == ["summary"] and len(job.results) == 1
     assert job.reason == "NoValidRecords" and job.done
     assert Job.from_resource(cr(None)).status == "created"
+    newer = Job.from_resource(cr("Running", {"stage": "train", "percent": 5, "etaSeconds": 30}))
+    assert newer.progress is not None and newer.progress.stage == "train"  # unknown keys are ignored
+    assert Job.from_resource(cr("Running", {"percent": "lots"})).progress is None
     with pytest.raises(Exception, match="no client"):
         job.refresh()
 

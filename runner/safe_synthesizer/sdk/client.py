@@ -41,7 +41,7 @@ from .errors import (
     Timeout,
     from_api_exception,
 )
-from .spec import DESCRIPTION_ANNOTATION, PROJECT_LABEL, build_manifest
+from .spec import DESCRIPTION_ANNOTATION, PROJECT_LABEL, build_manifest, validate_manifest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,6 +76,17 @@ _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount
 
 
 # -- value objects -----------------------------------------------------------------------------------
+
+
+def _known(model: Any, value: Any) -> Any:
+    """``value`` as ``model`` with only the fields it knows (a newer server may send more); None
+    when ``value`` is not a mapping or does not validate."""
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        return model.model_validate({k: v for k, v in value.items() if k in model.model_fields})
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,8 @@ class Job:
             uid=metadata.get("uid"),
             created_at=metadata.get("creationTimestamp"),
             phase=status.get("phase"),
-            progress=Progress.model_validate(progress) if isinstance(progress, dict) else None,
-            scores=Scores.model_validate(scores) if isinstance(scores, dict) else None,
+            progress=_known(Progress, progress),
+            scores=_known(Scores, scores),
             result_refs=[Result.from_ref(ref) for ref in refs if ref is not None],
             epsilon_spent=status.get("epsilonSpent"),
             message=status.get("message"),
@@ -444,8 +455,6 @@ class Jobs:
             manifest["spec"]["dataSource"] = staged[1]
         try:
             if validate:
-                from .spec import validate_manifest
-
                 validate_manifest(manifest)
             if staged is not None:
                 self._upload(staged[0], staged[1])
@@ -603,7 +612,7 @@ class Jobs:
             job.namespace,
             label_selector=f"batch.kubernetes.io/job-name={job.job_name}",
         )
-        items = sorted(pods.items or [], key=lambda p: p.metadata.creation_timestamp or 0)
+        items = sorted(pods.items or [], key=lambda p: str(p.metadata.creation_timestamp or ""))
         if not items:
             raise NotFound(f"{job.namespace}/{job_id}: Job {job.job_name} has no pod (any more)")
         kwargs: dict[str, Any] = {}
