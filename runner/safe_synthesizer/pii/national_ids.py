@@ -275,6 +275,33 @@ KINDS: dict[str, Callable[[str], bool]] = {
 
 _QUICK = re.compile(r"^[0-9A-Za-z][0-9A-Za-z .+-]{7,22}$")
 
+#: Letters and digits each kind's layout has (its validator accepts no other count): a value is
+#: checked only against the kinds of its count.
+_ALNUM_COUNTS: dict[str, frozenset[int]] = {
+    "it_codice_fiscale": frozenset({16}),
+    "uk_nino": frozenset({9}),
+    "in_pan": frozenset({10}),
+    "es_dni": frozenset({8, 9, 10}),
+    "fr_nir": frozenset({15}),
+    "ch_ahv": frozenset({13}),
+    "br_cpf": frozenset({11}),
+    "fi_hetu": frozenset({10, 11}),
+    "ie_pps": frozenset({8, 9}),
+    "se_personnummer": frozenset({10, 12}),
+    "dk_cpr": frozenset({10}),
+    "be_national_number": frozenset({11}),
+    "in_aadhaar": frozenset({12}),
+    "jp_my_number": frozenset({12}),
+    "de_steuer_id": frozenset({11}),
+    "pl_pesel": frozenset({11}),
+    "us_ssn": frozenset({9}),
+    "ca_sin": frozenset({9}),
+    "au_tfn": frozenset({8, 9}),
+    "nl_bsn": frozenset({9}),
+    "pt_nif": frozenset({9}),
+}
+_KINDS_BY_COUNT: dict[int, tuple[tuple[str, Callable[[str], bool]], ...]] = {}
+
 
 #: Kinds that accept most numbers of their length (no check digit): only with separators when strict.
 _LOOSE = frozenset({"us_ssn", "dk_cpr"})
@@ -289,7 +316,12 @@ def national_id_kind(text: str, strict: bool = False) -> str | None:
     stripped = text.strip()
     if not _QUICK.match(stripped) or sum(c.isdigit() for c in stripped) < 4:
         return None
-    for kind, check in KINDS.items():
+    count = sum(c.isalnum() for c in stripped)
+    kinds = _KINDS_BY_COUNT.get(count)
+    if kinds is None:  # KINDS in their order, those whose layout has ``count`` letters and digits
+        kinds = tuple((k, c) for k, c in KINDS.items() if count in _ALNUM_COUNTS.get(k, (count,)))
+        _KINDS_BY_COUNT[count] = kinds
+    for kind, check in kinds:
         if strict and kind in _LOOSE and stripped.isdigit():
             continue
         try:

@@ -62,6 +62,16 @@ def fast_paths(job: JobContext, env: PiiSandbox) -> dict[str, Callable[[Any, Col
             return this
         return pseudo.replace(column.entity if column else None, to_python(this))
 
+    def pseudonym_batch(values: Any, column: ColumnInfo | None) -> list[Any]:
+        entity = column.entity if column else None
+        texts = pseudo.replace_many(entity, values)
+        return [
+            out if type(value) is str else pseudonym(to_python(value), column)
+            for value, out in zip(values, texts, strict=True)
+        ]
+
+    pseudonym.batch = pseudonym_batch  # type: ignore[attr-defined]
+
     def fake_for_entity(this: Any, column: ColumnInfo | None) -> Any:
         entity = column.entity if column else None
         if not entity:

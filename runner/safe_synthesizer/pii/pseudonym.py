@@ -20,6 +20,7 @@ it is stable across jobs. Raw values never leave this object except as returned 
 
 from __future__ import annotations
 
+import _hashlib
 import datetime as dt
 import hashlib
 import hmac
@@ -66,6 +67,26 @@ _IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 _ORDINAL = re.compile(r"(?i)(?<!\d)(\d{1,2})(st|nd|rd|th)\b")
 _MODULAR_CRYPT = re.compile(r"^\$[\w-]{1,12}\$(?:[\w=,]{1,40}\$){0,3}")
 _HEX_BODY = re.compile(r"^[0-9A-Fa-f:.\-{}]+$")
+_NON_DIGIT = re.compile(r"\D")
+_SPACE = re.compile(r"\s")
+_HEX_SEPARATORS = re.compile(r"[:.\-{}]")
+_NOT_SLUG = re.compile(r"[^a-z0-9]")
+_LOCAL_PIECES = re.compile(r"(\d+|[._+\-])")
+_PLUS_PREFIX = re.compile(r"\+\s*(\d{1,3})(?=\D|$)")
+_ZERO_PREFIX = re.compile(r"(0{2}\d{1,3}|011\d{0,3})(?=\D)")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{4,30}")
+#: ``str.translate`` tables of the ASCII fast paths: a digit becomes a ``str.format`` field, braces
+#: are escaped (``_pour``); digits, lower- and upper-case letters become their class (``chars``).
+_POUR_TABLE = str.maketrans({**{d: "{}" for d in "0123456789"}, "{": "{{", "}": "}}"})
+_SHAPE_TABLE = str.maketrans(
+    {
+        **{d: "0" for d in "0123456789"},
+        **{c: "a" for c in "abcdefghijklmnopqrstuvwxyz"},
+        **{c: "A" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+    }
+)
+_SHAPE_FORMATS_MAX = 8192
+_TEN_POWERS = tuple(10**k for k in range(19))
 _VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 _VIN_VALUES = dict(
     zip(
@@ -82,10 +103,40 @@ _EXPIRY = (
 )
 
 
+def _hmac_sha256(key: bytes) -> Any:
+    """An HMAC-SHA256 object keyed with ``key`` (OpenSSL's when available), to be copied per message."""
+    try:
+        return _hashlib.hmac_new(bytes(key), digestmod="sha256")
+    except (AttributeError, ValueError, TypeError):  # no OpenSSL HMAC: the pure-Python one
+        return hmac.new(bytes(key), digestmod=hashlib.sha256)
+
+
+_SHAPE_FORMATS: dict[str, str] = {}
+
+
+def _shape_format(shape: str) -> str:
+    """The ``str.format`` string that writes a layout (``_SHAPE_TABLE`` classes) from the drawn
+    digits (argument 0), lower-case letters (1) and the same letters upper-cased (2)."""
+    parts: list[str] = []
+    di = li = 0
+    for ch in shape:
+        if ch == "0":
+            parts.append(f"{{0[{di}]}}")
+            di += 1
+        elif ch == "a" or ch == "A":
+            parts.append(f"{{{1 if ch == 'a' else 2}[{li}]}}")
+            li += 1
+        elif ch in "{}":
+            parts.append(ch * 2)
+        else:
+            parts.append(ch)
+    return "".join(parts)
+
+
 def _is_hex(text: str) -> bool:
     """A hexadecimal code (hash, MAC, UUID ...): 8+ hex digits, letters a-f among them (one in eight
     or more, as random hex has about six in sixteen), no other letters."""
-    compact = re.sub(r"[:.\-{}]", "", text)
+    compact = _HEX_SEPARATORS.sub("", text)
     hex_letters = sum(c in "abcdefABCDEF" for c in compact)
     return (
         len(compact) >= 8
@@ -107,7 +158,9 @@ def vin_check_digit(vin: str) -> str:
 
 def _ascii_slug(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text)
-    return re.sub(r"[^a-z0-9]", "", "".join(c for c in folded if not unicodedata.combining(c)).lower())
+    if folded.isascii():
+        return _NOT_SLUG.sub("", folded.lower())
+    return _NOT_SLUG.sub("", "".join(c for c in folded if not unicodedata.combining(c)).lower())
 
 
 def match_case(template: str, new: str) -> str:
@@ -123,22 +176,28 @@ class KeyedStream:
     """An endless keyed stream: HMAC-SHA256 blocks in counter mode, consumed as a big integer.
 
     Each draw takes ``acc % n`` from a uniform integer with at least 64 unused bits, so the bias
-    of any draw is below 2**-56.
+    of any draw is below 2**-56. ``key`` is the raw key or an HMAC-SHA256 object already keyed
+    with it (copied per block, which skips the key schedule: the blocks are the same).
     """
 
-    __slots__ = ("_key", "_message", "_counter", "_acc", "_bits")
+    __slots__ = ("_mac", "_message", "_counter", "_acc", "_bits")
 
-    def __init__(self, key: bytes, message: bytes) -> None:
-        self._key = key
+    def __init__(self, key: bytes | Any, message: bytes) -> None:
+        mac = _hmac_sha256(key) if isinstance(key, bytes | bytearray) else key
+        self._mac = mac
         self._message = message
-        self._counter = 0
-        self._acc = 0
-        self._bits = 0
+        # the first block is always drawn (every stream is read): compute it now
+        first = mac.copy()
+        first.update(message + b"\0\0\0\0")
+        self._counter = 1
+        self._acc = int.from_bytes(first.digest(), "big")
+        self._bits = 256
 
     def _refill(self) -> None:
-        block = hmac.digest(self._key, self._message + self._counter.to_bytes(4, "big"), "sha256")
+        block = self._mac.copy()
+        block.update(self._message + self._counter.to_bytes(4, "big"))
         self._counter += 1
-        self._acc = (self._acc << 256) | int.from_bytes(block, "big")
+        self._acc = (self._acc << 256) | int.from_bytes(block.digest(), "big")
         self._bits += 256
 
     def below(self, n: int) -> int:
@@ -162,7 +221,7 @@ class KeyedStream:
         out: list[str] = []
         while count > 0:
             take = min(count, 18)
-            out.append(str(self.below(10**take)).zfill(take))
+            out.append(str(self.below(_TEN_POWERS[take])).zfill(take))
             count -= take
         return "".join(out)
 
@@ -190,6 +249,7 @@ class Pseudonymizer:
         if not isinstance(key, bytes | bytearray) or len(key) < 16:
             raise ValueError("the pseudonym key must be at least 16 bytes")
         self._key = bytes(key)
+        self._mac = _hmac_sha256(self._key)
         self.locales: tuple[str, ...] = tuple(locales) or ("en_US",)
         self._lex: Lexicon = lexicon(self.locales)
         self._detect_lex: Lexicon = detection_lexicon(self.locales)
@@ -237,7 +297,7 @@ class Pseudonymizer:
     # ------------------------------------------------------------------ primitives
     def stream(self, *parts: str) -> KeyedStream:
         """A keyed stream for ``parts`` (family, normalised value, attempt ...)."""
-        return KeyedStream(self._key, "\x1f".join(parts).encode("utf-8", "surrogatepass"))
+        return KeyedStream(self._mac, "\x1f".join(parts).encode("utf-8", "surrogatepass"))
 
     def digest_hex(self, value: str, salt: str = "", length: int | None = None) -> str:
         """Keyed hash (HMAC-SHA256) of ``value`` as hex, optionally truncated."""
@@ -327,6 +387,24 @@ class Pseudonymizer:
         handler = self._handlers.get(key)
         out = handler(text) if handler is not None else self.chars(text, key or "generic")
         cache[text] = out
+        return out
+
+    def replace_many(self, entity: str | None, values: Sequence[Any]) -> list[Any]:
+        """:meth:`replace_text` of every string in ``values`` (in order); other values are returned
+        as they are (the caller replaces those with :meth:`replace`)."""
+        cache = self._value_caches.get(entity or "")
+        if cache is None:
+            cache = self._value_caches[entity or ""] = {}
+        get = cache.get
+        replace_text = self.replace_text
+        out: list[Any] = []
+        append = out.append
+        for value in values:
+            if type(value) is str:
+                hit = get(value)
+                append(hit if hit is not None else replace_text(entity, value))
+            else:
+                append(value)
         return out
 
     def is_memoised(self, entity: str | None, text: str) -> bool:
@@ -433,7 +511,7 @@ class Pseudonymizer:
         new_first = _ascii_slug(self.given(first)) if first else ""
         new_last = _ascii_slug(self.surname(last)) if last else ""
         lex = self._detect_lex
-        pieces = re.split(r"(\d+|[._+\-])", local)
+        pieces = _LOCAL_PIECES.split(local)
         out: list[str] = []
         for piece in pieces:
             if not piece:
@@ -507,6 +585,8 @@ class Pseudonymizer:
     def chars(self, text: str, family: str, keep_leading: set[str] | None = None) -> str:
         """Format-preserving re-draw: digits stay digits, letters stay letters (same case); letters
         and digits of other scripts become ASCII ones; punctuation and spaces are kept."""
+        if text.isascii() and not (keep_leading and text.lstrip()[:1] in keep_leading):
+            return self._ascii_chars(text, family)
         n_digits = n_letters = 0
         for c in text:
             if c.isdigit():
@@ -544,6 +624,31 @@ class Pseudonymizer:
                 return candidate
         return candidate
 
+    def _ascii_chars(self, text: str, family: str) -> str:
+        """:meth:`chars` of an ASCII text (same output): one ``str.format`` per draw, its format
+        string built once per layout."""
+        shape = text.translate(_SHAPE_TABLE)
+        fmt = _SHAPE_FORMATS.get(shape)
+        if fmt is None:
+            fmt = _shape_format(shape)
+            if len(_SHAPE_FORMATS) < _SHAPE_FORMATS_MAX:
+                _SHAPE_FORMATS[shape] = fmt
+        n_digits = shape.count("0")
+        n_letters = shape.count("a") + shape.count("A")
+        if not n_digits and not n_letters:
+            return text
+        norm = text.strip().casefold()
+        folded = text.casefold()
+        candidate = text
+        for attempt in range(_MAX_ATTEMPTS):
+            stream = self.stream("chars", family, norm, str(attempt))
+            digits = stream.digits(n_digits)
+            letters = stream.letters(n_letters)
+            candidate = fmt.format(digits, letters, letters.upper())
+            if candidate.casefold() != folded:
+                return candidate
+        return candidate
+
     def hex_chars(self, text: str, family: str, keep: frozenset[int] = frozenset()) -> str:
         """Re-draw the hexadecimal digits of ``text`` (case kept); positions in ``keep`` stay."""
         norm = text.strip().casefold()
@@ -564,6 +669,9 @@ class Pseudonymizer:
         return candidate
 
     def _pour(self, layout: str, digits: str) -> str:
+        """``layout`` with its digits replaced, in order, by ``digits``."""
+        if layout.isascii():
+            return layout.translate(_POUR_TABLE).format(*digits)
         it = iter(digits)
         return "".join(next(it) if ch.isdigit() else ch for ch in layout)
 
@@ -574,12 +682,12 @@ class Pseudonymizer:
         stripped = main.lstrip()
         prefix_len = 0
         if stripped.startswith("+"):
-            m = re.match(r"\+\s*(\d{1,3})(?=\D|$)", stripped)
+            m = _PLUS_PREFIX.match(stripped)
             prefix_len = len(m.group(1)) if m else 0
         elif stripped.startswith("00") or stripped.startswith("011"):
-            m = re.match(r"(0{2}\d{1,3}|011\d{0,3})(?=\D)", stripped)
+            m = _ZERO_PREFIX.match(stripped)
             prefix_len = len(m.group(1)) if m else 0
-        all_digits = re.sub(r"\D", "", main)
+        all_digits = _NON_DIGIT.sub("", main)
         prefix, national = all_digits[:prefix_len], all_digits[prefix_len:]
         if not prefix and len(national) == 11 and national.startswith("1"):
             prefix, national = "1", national[1:]
@@ -618,7 +726,7 @@ class Pseudonymizer:
 
     def ssn(self, text: str) -> str:
         """US SSN with a valid area/group/serial, same layout."""
-        digits = re.sub(r"\D", "", text)
+        digits = _NON_DIGIT.sub("", text)
         if len(digits) != 9:
             return self.chars(text, "ssn")
 
@@ -652,7 +760,7 @@ class Pseudonymizer:
         damaged = FLOAT_CARD.match(text)
         if damaged:
             return text[: damaged.start(1)] + self.card(damaged.group(1)) + text[damaged.end(1) :]
-        digits = re.sub(r"\D", "", text)
+        digits = _NON_DIGIT.sub("", text)
         if not 12 <= len(digits) <= 19:
             return self.chars(text, "card")
 
@@ -678,8 +786,8 @@ class Pseudonymizer:
 
     def iban(self, text: str) -> str:
         """IBAN: same country, length and layout; valid check digits."""
-        compact = re.sub(r"\s", "", text).upper()
-        if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{4,30}", compact):
+        compact = _SPACE.sub("", text).upper()
+        if not _IBAN.fullmatch(compact):
             return self.chars(text, "iban")
 
         def make() -> str:
@@ -860,7 +968,7 @@ class Pseudonymizer:
     def device_id(self, text: str) -> str:
         """MAC (same separators and case), IMEI (type code kept, valid Luhn), UUID (version kept), hex."""
         stripped = text.strip()
-        digits = re.sub(r"\D", "", stripped)
+        digits = _NON_DIGIT.sub("", stripped)
         if len(digits) == 15 and re.fullmatch(r"[\d -]{15,18}", stripped) and luhn_valid(digits):
 
             def make() -> str:

@@ -55,6 +55,8 @@ class CompiledTemplate:
     functions: list[str]
     evaluate: Callable[..., Any]
     column_guard: Callable[[ColumnInfo], bool] | None = None  # False: the template is false for every cell
+    #: The same function over a column's distinct values at once (``evaluate`` of each, in order).
+    batch: Callable[[np.ndarray, ColumnInfo | None], list[Any]] | None = None
 
 
 def _as_list(value: Any) -> list[Any] | None:
@@ -126,7 +128,8 @@ class RuleEngine:
                 return result
 
         guard = getattr(fast, "column_guard", None) if fast is not None else None
-        compiled = CompiledTemplate(source, per_value, functions, evaluate, guard)
+        batch = getattr(fast, "batch", None) if fast is not None else None
+        compiled = CompiledTemplate(source, per_value, functions, evaluate, guard, batch)
         self._compiled[source] = compiled
         return compiled
 
@@ -385,6 +388,13 @@ class RuleEngine:
             codes, uniques = np.arange(len(candidates)), current[candidates]
         uniques = np.asarray(uniques, dtype=object)  # element access on a pandas Index is slow
         n = len(uniques)
+        if condition is None and value.batch is not None:
+            batched = self._batch(value, uniques, info)
+            if batched is not None:
+                results, changed = batched
+                positions = candidates
+                current[positions] = results[codes]
+                return int(changed[codes].sum()), positions
         keep = np.ones(n, dtype=bool)
         results = np.empty(n, dtype=object)
         changed = np.zeros(n, dtype=bool)
@@ -416,6 +426,29 @@ class RuleEngine:
         positions = candidates[selected]
         current[positions] = results[codes[selected]]
         return int(changed[codes[selected]].sum()), positions
+
+    def _batch(
+        self, value: CompiledTemplate, uniques: np.ndarray, info: ColumnInfo
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``value`` over all distinct values at once: (results, changed), or ``None`` when a value
+        fails (the caller then evaluates value by value, which reports the failure or uses the
+        rule's ``fallback_value``)."""
+        assert value.batch is not None
+        try:
+            produced = value.batch(uniques, info)
+        except Exception:  # noqa: BLE001 - re-run value by value, which reports it without values
+            return None
+        n = len(uniques)
+        results = np.empty(n, dtype=object)
+        changed = np.zeros(n, dtype=bool)
+        for k, (result, this) in enumerate(zip(produced, uniques, strict=True)):
+            if type(result) is str:
+                changed[k] = result != this if type(this) is str else not _same(result, to_python(this))
+            else:
+                result = to_python(result)
+                changed[k] = not _same(result, this if type(this) is str else to_python(this))
+            results[k] = result
+        return results, changed
 
     def _update_per_row(
         self,
