@@ -16,6 +16,7 @@ import pytest
 from pii_helpers import KEY, config
 
 from safe_synthesizer.pii import replace_pii
+from safe_synthesizer.pii.formats import luhn_check_digit, luhn_valid
 from safe_synthesizer.pii.national_ids import KINDS, national_id_kind
 from safe_synthesizer.pii.pseudonym import _MAX_ATTEMPTS, KeyedStream, Pseudonymizer
 
@@ -177,3 +178,23 @@ def test_replace_many_is_replace_text_per_value(values: list[object]) -> None:
     out = p.replace_many("unique_identifier", values)
     expected = [q.replace_text("unique_identifier", v) if isinstance(v, str) else v for v in values]
     assert out == expected
+
+
+def _reference_luhn_total(digits: str, double_first: bool) -> int:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if (i % 2 == 0) == double_first:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total
+
+
+def test_luhn_matches_the_digit_by_digit_definition() -> None:
+    rng = random.Random(5)
+    for _ in range(3000):
+        digits = "".join(rng.choice(string.digits) for _ in range(rng.randint(0, 19)))
+        assert luhn_valid(digits) == (_reference_luhn_total(digits, False) % 10 == 0), digits
+        check = luhn_check_digit(digits)
+        assert (_reference_luhn_total(digits, True) + int(check)) % 10 == 0, digits
+        assert luhn_valid(digits + check)

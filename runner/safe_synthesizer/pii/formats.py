@@ -83,29 +83,21 @@ def parse_date(text: str) -> tuple[dt.datetime, str] | None:
     return None
 
 
+#: A Luhn-doubled digit (``2d``, minus 9 above 9).
+_LUHN_DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_valid(digits: str) -> bool:
     """True when ``digits`` passes the Luhn checksum."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    double = _LUHN_DOUBLE
+    total = sum(map(int, digits[-1::-2])) + sum([double[d] for d in map(int, digits[-2::-2])])
     return total % 10 == 0
 
 
 def luhn_check_digit(payload: str) -> str:
     """The Luhn check digit for ``payload`` (digits without the check digit)."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    double = _LUHN_DOUBLE
+    total = sum(map(int, payload[-2::-2])) + sum([double[d] for d in map(int, payload[-1::-2])])
     return str((10 - total % 10) % 10)
 
 
