@@ -200,3 +200,38 @@ _COMMON_FREE_MAIL = (
     "example.org",
     "example.net",
 )
+
+
+def is_latin(text: str) -> bool:
+    """True when every letter of ``text`` is a Latin one (ASCII or Latin-1/Extended-A/B)."""
+    return all(ord(c) < 0x250 for c in text if c.isalpha())
+
+
+@lru_cache(maxsize=256)
+def person_names(locale: str, kind: str, sex: str | None = None, latin: bool = False) -> WeightedList:
+    """Faker's given names (``kind="first"``, of ``sex`` ``"f"``/``"m"`` when given) or surnames
+    (``kind="last"``) of one locale; ``latin`` keeps Latin-script names only (romanised lists first,
+    as Japanese ones are). Empty when the locale has no such list."""
+    fake = Faker(locale)
+    suffix = {"f": "_female", "m": "_male"}.get(sex or "", "")
+    names = [f"{kind}_names{suffix}"]
+    if latin:
+        names.insert(0, f"{kind}_romanized_names{suffix}")
+    for name in names:
+        for source in _provider_attr(fake, (name,)):
+            found = WeightedList.build(source)
+            if latin:
+                found = _latin_only(found)
+            if found:
+                return found
+    return WeightedList((), ())
+
+
+def _latin_only(values: WeightedList) -> WeightedList:
+    previous = 0.0
+    kept: dict[str, float] = {}
+    for value, cum in zip(values.values, values.cumulative, strict=True):
+        if is_latin(value):
+            kept[value] = cum - previous
+        previous = cum
+    return WeightedList.build(kept)

@@ -47,7 +47,7 @@ from .formats import (
     luhn_valid,
     parse_date,
 )
-from .lexicons import Lexicon, WeightedList, detection_lexicon, lexicon
+from .lexicons import Lexicon, WeightedList, _merge, detection_lexicon, is_latin, lexicon, person_names
 from .national_ids import KINDS, fix_check_digits, national_id_kind
 
 __all__ = ["NAME_PREFIXES", "NAME_SUFFIXES", "Pseudonymizer", "iban_check_digits", "luhn_check_digit"]
@@ -257,6 +257,10 @@ class Pseudonymizer:
         self._cache: dict[tuple[str, str], Any] = {}
         self._value_caches: dict[str, dict[str, str]] = {}
         self._email_context: dict[str, tuple[str | None, str | None]] = {}
+        # Row context (first occurrence wins): the sex of a given-name token, the locale of a value
+        # by kind ("given", "surname", "city", "street", "state", "address").
+        self._row_sex: dict[str, str] = {}
+        self._row_locale: dict[tuple[str, str], str] = {}
         self._handlers: dict[str, Callable[[str], str]] = {
             "first_name": self._first_name_value,
             "last_name": self._last_name_value,
@@ -326,7 +330,13 @@ class Pseudonymizer:
         """A fixed pool of Faker outputs (deterministic), so hot paths avoid a Faker call per value."""
         return faker_pool(method, locale)
 
-    def _pool_pick(self, method: str, family: str, norm: str, original: str) -> str:
+    def _pool_pick(
+        self, method: str, family: str, norm: str, original: str, locale: str | None = None
+    ) -> str:
+        if locale is not None:
+            pool = _latin_pool(method, locale) if is_latin(original) else self._pool(method, locale)
+            if pool:
+                return self._pick_from(pool, f"{family}\x1f{locale}", norm, original)
         for attempt in range(_MAX_ATTEMPTS):
             stream = self.stream(family, norm, str(attempt))
             locale = (
@@ -334,6 +344,14 @@ class Pseudonymizer:
             )
             pool = self._pool(method, locale)
             candidate = pool[stream.big() % len(pool)]
+            if candidate.casefold() != original.casefold():
+                return candidate
+        return candidate
+
+    def _pick_from(self, pool: Sequence[str], family: str, norm: str, original: str) -> str:
+        candidate = original
+        for attempt in range(_MAX_ATTEMPTS):
+            candidate = pool[self.stream(family, norm, str(attempt)).big() % len(pool)]
             if candidate.casefold() != original.casefold():
                 return candidate
         return candidate
@@ -422,6 +440,30 @@ class Pseudonymizer:
         if norm and norm not in self._email_context and (first or last):
             self._email_context[norm] = (first, last)
 
+    def register_row_context(self, kind: str, value: str, sex: str | None, locale: str | None) -> None:
+        """Remember the sex (``"f"``/``"m"``, given names only) and the locale (a Faker locale) of the
+        row ``value`` first appears in; its pseudonym is then drawn from that sex's names and that
+        locale's lists. ``kind``: ``given``, ``surname``, ``city``, ``street``, ``state`` or
+        ``address``. First occurrence wins, so a value keeps one pseudonym in the whole job."""
+        norm = value.strip().casefold()
+        if not norm:
+            return
+        if sex in ("f", "m") and kind == "given":
+            self._row_sex.setdefault(norm, sex)
+        if locale:
+            self._row_locale.setdefault((kind, norm), locale)
+
+    def _context_locale(self, kind: str, text: str) -> str | None:
+        if not self._row_locale:
+            return None
+        return self._row_locale.get((kind, text.strip().casefold()))
+
+    def _context_names(self, kind: str, sex: str | None, locale: str | None, token: str) -> WeightedList:
+        """The draw pool for a name token with row context (empty: use the job's pool)."""
+        latin = is_latin(token)
+        locales = (locale,) if locale else self.locales
+        return _context_pool(locales, kind, sex, latin)
+
     # ------------------------------------------------------------------ names
     def _lexicon_draw(self, pool: WeightedList, family: str, token: str) -> str:
         norm = token.casefold()
@@ -440,12 +482,25 @@ class Pseudonymizer:
         """Replacement of one given-name token."""
         if len(token) == 1:
             return match_case(token, self.stream("initial", token.casefold()).letter())
+        if self._row_sex or self._row_locale:
+            norm = token.casefold()
+            sex = self._row_sex.get(norm)
+            locale = self._row_locale.get(("given", norm))
+            if sex or locale:
+                pool = self._context_names("first", sex, locale, token)
+                if pool:
+                    return self._lexicon_draw(pool, f"given\x1f{sex or ''}\x1f{locale or ''}", token)
         return self._lexicon_draw(self._lex.first_names, "given", token)
 
     def surname(self, token: str) -> str:
         """Replacement of one surname token."""
         if len(token) == 1:
             return match_case(token, self.stream("initial", token.casefold()).letter())
+        locale = self._row_locale.get(("surname", token.casefold())) if self._row_locale else None
+        if locale:
+            pool = self._context_names("last", None, locale, token)
+            if pool:
+                return self._lexicon_draw(pool, f"surname\x1f\x1f{locale}", token)
         return self._lexicon_draw(self._lex.last_names, "surname", token)
 
     def _tokens_sub(self, text: str, func: Callable[[str], str]) -> str:
@@ -457,12 +512,9 @@ class Pseudonymizer:
     def _last_name_value(self, text: str) -> str:
         return self._tokens_sub(text, self.surname)
 
-    def full_name(self, text: str) -> str:
-        """A full name, token by token: given names, then the surname (``Last, First`` understood)."""
-        matches = list(_NAME_TOKEN.finditer(text))
+    def _name_roles(self, text: str, matches: list[re.Match[str]]) -> dict[int, str]:
+        """``given``/``surname`` by token start (titles and suffixes have none)."""
         core = [m for m in matches if m.group(0).casefold().rstrip(".") not in NAME_PREFIXES | NAME_SUFFIXES]
-        if not core:
-            return self.chars(text, "name")
         roles: dict[int, str] = {}
         if len(core) == 1:
             token = core[0].group(0).casefold()
@@ -470,11 +522,25 @@ class Pseudonymizer:
             roles[core[0].start()] = (
                 "given" if token in lex.first_name_set and token not in lex.last_name_set else "surname"
             )
-        else:
+        elif core:
             comma_first = "," in text[core[0].end() : core[1].start()]
             surname_index = 0 if comma_first else len(core) - 1
             for i, m in enumerate(core):
                 roles[m.start()] = "surname" if i == surname_index else "given"
+        return roles
+
+    def name_tokens(self, text: str) -> list[tuple[str, str]]:
+        """``(role, token)`` of a full name as :meth:`full_name` reads it (role ``given``/``surname``)."""
+        matches = list(_NAME_TOKEN.finditer(text))
+        roles = self._name_roles(text, matches)
+        return [(roles[m.start()], m.group(0)) for m in matches if m.start() in roles]
+
+    def full_name(self, text: str) -> str:
+        """A full name, token by token: given names, then the surname (``Last, First`` understood)."""
+        matches = list(_NAME_TOKEN.finditer(text))
+        roles = self._name_roles(text, matches)
+        if not roles:
+            return self.chars(text, "name")
         out: list[str] = []
         last = 0
         for m in matches:
@@ -1026,18 +1092,22 @@ class Pseudonymizer:
 
     # ------------------------------------------------------------------ places
     def street(self, text: str) -> str:
-        """Street address: same house-number length, a new street name, secondary unit kept in shape."""
+        """Street address: same house-number length, a new street name, secondary unit kept in shape
+        (in the locale of the row's country when one was registered)."""
+        return self._street(text, self._context_locale("street", text))
+
+    def _street(self, text: str, locale: str | None) -> str:
         m = _STREET.match(text.strip())
         if not m:
-            return self._pool_pick("street_address", "street", text.strip().casefold(), text)
+            return self._pool_pick("street_address", "street", text.strip().casefold(), text, locale)
         num = self.chars(m.group("num"), "house_number")
         if num.startswith("0") and len(num) > 1:
             num = "1" + num[1:]
         street_norm = m.group("street").strip().casefold()
         new_street = self._cached(
-            "street_name",
+            "street_name" if locale is None else f"street_name\x1f{locale}",
             street_norm,
-            lambda: self._pool_pick("street_name", "street_name", street_norm, m.group("street")),
+            lambda: self._pool_pick("street_name", "street_name", street_norm, m.group("street"), locale),
         )
         sec = m.group("sec") or ""
         if sec:
@@ -1046,14 +1116,27 @@ class Pseudonymizer:
         return f"{num}{m.group('sep1')}{new_street}{sec}"
 
     def city(self, text: str) -> str:
-        """A city of the job's locales."""
+        """A city of the job's locales (of the row's country when one was registered)."""
+        return self._city(text, self._context_locale("city", text))
+
+    def _city(self, text: str, locale: str | None) -> str:
         norm = text.strip().casefold()
-        return match_case(text, self._pool_pick("city", "city", norm, text.strip()))
+        return match_case(text, self._pool_pick("city", "city", norm, text.strip(), locale))
 
     def state(self, text: str) -> str:
-        """A state: abbreviation for abbreviations, full name otherwise."""
+        """A state: abbreviation for abbreviations, full name otherwise (of the row's country when
+        one was registered and its locale lists states)."""
+        return self._state(text, self._context_locale("state", text))
+
+    def _state(self, text: str, locale: str | None) -> str:
         stripped = text.strip()
         abbreviated = stripped.isupper() and 2 <= len(stripped) <= 3
+        if locale is not None:
+            local = lexicon((locale,))
+            local_pool = sorted(local.states_abbr if abbreviated else local.states)
+            if local_pool:
+                candidate = self._pick_from(local_pool, f"state\x1f{locale}", stripped.casefold(), stripped)
+                return match_case(stripped, candidate) if abbreviated else candidate
         pool = sorted(self._lex.states_abbr if abbreviated else self._lex.states)
         if not pool:
             return self._pool_pick("state" if not abbreviated else "state_abbr", "state", stripped, stripped)
@@ -1066,13 +1149,22 @@ class Pseudonymizer:
     def address(self, text: str) -> str:
         """A full address; US-style ``street, city, ST zip`` is rebuilt from the part pseudonyms."""
         stripped = text.strip()
+        locale = self._context_locale("address", stripped)
         m = _US_ADDRESS.match(stripped)
         if m:
+            street, city, state = m.group("street"), m.group("city"), m.group("state")
+            if locale is None:
+                return (
+                    f"{self.street(street)}{m.group('sep')}{self.city(city)}, "
+                    f"{self.state(state)} {self.chars(m.group('zip'), 'postcode')}"
+                )
             return (
-                f"{self.street(m.group('street'))}{m.group('sep')}{self.city(m.group('city'))}, "
-                f"{self.state(m.group('state'))} {self.chars(m.group('zip'), 'postcode')}"
+                f"{self._street(street, self._context_locale('street', street) or locale)}{m.group('sep')}"
+                f"{self._city(city, self._context_locale('city', city) or locale)}, "
+                f"{self._state(state, self._context_locale('state', state) or locale)} "
+                f"{self.chars(m.group('zip'), 'postcode')}"
             )
-        candidate = self._pool_pick("address", "address", stripped.casefold(), stripped)
+        candidate = self._pool_pick("address", "address", stripped.casefold(), stripped, locale)
         if "\n" not in stripped:
             candidate = candidate.replace("\n", ", ")
         return candidate
@@ -1128,6 +1220,20 @@ class Pseudonymizer:
                 out = re.sub(rf"(?<!\d)0?{day}(?!\d)", f"{day}{suffix}", out, count=1)
             return out
         return self.chars(text, family)
+
+
+@lru_cache(maxsize=128)
+def _context_pool(locales: tuple[str, ...], kind: str, sex: str | None, latin: bool) -> WeightedList:
+    """Given names (of ``sex``) or surnames of ``locales`` merged; Latin-script ones only for a
+    Latin-script original (empty when there are none: the caller uses the job's names)."""
+    found = [w for w in (person_names(loc, kind, sex, latin) for loc in locales) if w]
+    return _merge(found) if found else WeightedList((), ())
+
+
+@lru_cache(maxsize=128)
+def _latin_pool(method: str, locale: str) -> tuple[str, ...]:
+    """:func:`faker_pool` without the values in other scripts (empty when all are)."""
+    return tuple(v for v in faker_pool(method, locale) if is_latin(v))
 
 
 @lru_cache(maxsize=64)

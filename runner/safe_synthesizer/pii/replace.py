@@ -18,6 +18,7 @@ from .errors import PiiConfigError
 from .parallel import prefill_pseudonyms
 from .plan import default_steps, fast_paths
 from .pseudonym import Pseudonymizer, tokens_of_name
+from .row_context import register_row_context
 from .rules.context import ColumnInfo, JobContext
 from .rules.engine import ColumnMeta, RuleEngine
 from .rules.sandbox import job_environment
@@ -183,6 +184,13 @@ def replace_pii(
 
     pseudo = Pseudonymizer(bytes(key), g.locales)
     _register_persons(work, detections, pseudo)
+    context = register_row_context(work, detections, pseudo)
+    if context.sex is not None or context.country is not None:
+        logger.info(
+            "replace_pii: row context: given names follow column %s, names and places the locale of column %s",
+            context.sex or "(none)",
+            context.country or "(none)",
+        )
     if not config.steps:  # the default plan pseudonymises exactly these values: use every core for them
         prefilled = prefill_pseudonyms(work, detections, pseudo)
         if prefilled:
