@@ -33,7 +33,7 @@ from .data_io import load_table, write_table
 from .errors import NoValidRecordsError, TransientError, UserInputError, classify_failure
 from .holdout import split_holdout
 from .progress import NullProgress, Progress
-from .schema import TableSchema, infer_schema
+from .schema import TableSchema, apply_determined_columns, infer_schema
 from .staging import new_staging_dir, remove_staging_dir
 
 log = logging.getLogger(__name__)
@@ -308,7 +308,14 @@ def _run(
                 params, options, progress, adapter_dir, device, resolved, schema, summary
             )
     summary["generation"] = gen.summary()
-    synthetic = gen.data
+    synthetic, determined = apply_determined_columns(gen.data, schema)
+    if determined:
+        summary["generation"]["determined_columns"] = {
+            name: {"determined_by": schema_column.determined_by, "values_set": count}
+            for schema_column in schema.columns
+            for name, count in determined.items()
+            if schema_column.name == name
+        }
     if len(synthetic) == 0:
         timer.failed_stage = "generate"
         if options.stop_requested.is_set():  # interrupted, not a property of the adapter: retry

@@ -41,6 +41,10 @@ class ColumnSchema:
     min_length: int | None = None
     max_length: int | None = None
     value_type: str = "str"  # categorical values parse back to this type: "str" or "int"
+    # A column that another one determines (a code and its label): after generation its value is
+    # ``determined_map[str(row[determined_by])]`` where the map has the row's value (DP schema only)
+    determined_by: str | None = None
+    determined_map: dict[str, Any] | None = None
 
 
 @dataclass
@@ -187,3 +191,33 @@ def validate_fields(
             return None, f"{column.name}:{problem}"
         record[column.name] = value
     return record, None
+
+
+def apply_determined_columns(frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Set each determined column from its determinant's value (post-processing of the schema).
+
+    Rows whose determinant has no entry in the map keep the generated value. Returns the frame and,
+    per determined column, how many values changed.
+    """
+    changed: dict[str, int] = {}
+    out = frame
+    for column in schema.columns:
+        source = column.determined_by
+        if not source or not column.determined_map or source not in frame.columns or column.name not in frame:
+            continue
+        if out is frame:
+            out = frame.copy()
+        keys = out[source].map(lambda v: None if pd.isna(v) else str(v))
+        mapped = keys.map(column.determined_map)
+        before = out[column.name]
+        if column.kind == "integer":
+            mapped = pd.to_numeric(mapped, errors="coerce")
+        merged = mapped.where(mapped.notna(), before)
+        if pd.api.types.is_numeric_dtype(before):
+            merged = pd.to_numeric(merged, errors="coerce")
+            if pd.api.types.is_integer_dtype(before.dtype) and merged.notna().all():
+                merged = merged.astype(before.dtype)
+        differs = ~((merged == before) | (merged.isna() & before.isna()))
+        changed[column.name] = int(differs.sum())
+        out[column.name] = merged
+    return out, changed

@@ -117,7 +117,9 @@ def test_summary_holds_the_ledger(dp_run):
     paying = [c for c in COLUMNS if c not in ("sex", "age")]
     assert all(schema["columns"][c]["histograms"] > 0 for c in paying)
     assert all(schema["columns"][c]["sigma"] == schema["sigma"] > 0 for c in paying)
-    assert schema["histograms"] == sum(schema["columns"][c]["histograms"] for c in paying)
+    # plus the joint histograms reserved for code <-> label pairs (privacy/schema.py)
+    pairs = schema["pairs"]["histograms"]
+    assert schema["histograms"] == sum(schema["columns"][c]["histograms"] for c in paying) + pairs
     # nothing computed on raw records without the budget
     assert summary["training"]["train_loss"] is None and summary["training"]["tokens_seen"] == 0
 

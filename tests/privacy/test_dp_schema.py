@@ -288,12 +288,14 @@ def test_dp_schema_spends_at_most_the_reserved_share(table, released):
     assert ledger["epsilon"] <= budget.schema_epsilon * (1 + 1e-12)
     assert ledger["delta"] <= budget.schema_delta * (1 + 1e-12)
     # 2 numeric columns (magnitudes + unit integers each, plus the fractional count of the float one)
-    # and 2 text columns (values + lengths): H = 9
-    assert ledger["histograms"] == 9
+    # and 2 text columns (values + lengths): 9, plus 2 joint histograms reserved for determined
+    # pairs (2 text columns: one text pair and 4 text x numeric pairs are possible): H = 11
+    assert ledger["pairs"]["histograms"] == 2
+    assert ledger["histograms"] == 11
     assert ledger["delta_gaussian"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
     assert ledger["delta_thresholds"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
     assert ledger["sigma"] == pytest.approx(
-        schema_noise_sigma(budget.schema_epsilon, 9, budget.schema_delta / 2)
+        schema_noise_sigma(budget.schema_epsilon, 11, budget.schema_delta / 2)
     )
     # the accounted ε uses most of the share (σ is the smallest to 1 %), and meets the zCDP bound
     assert ledger["epsilon"] >= 0.9 * budget.schema_epsilon
@@ -301,7 +303,9 @@ def test_dp_schema_spends_at_most_the_reserved_share(table, released):
     assert ledger["epsilon"] <= rho + 2 * math.sqrt(rho * math.log(1 / ledger["delta_gaussian"]))
     columns = ledger["columns"]
     assert set(columns) == set(table.columns)
-    assert sum(c["histograms"] for c in columns.values()) == ledger["histograms"]
+    assert (
+        sum(c["histograms"] for c in columns.values()) + ledger["pairs"]["histograms"] == ledger["histograms"]
+    )
     assert sum(c["delta"] for c in columns.values()) == pytest.approx(ledger["delta_thresholds"], rel=1e-12)
     for name in ("amount", "age"):  # public bucket domain: no δ
         assert columns[name]["delta"] == 0.0 and columns[name]["sigma"] == ledger["sigma"]
@@ -348,7 +352,16 @@ def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatc
     monkeypatch.setattr(dp_module, "dp_histogram", histogram)
     monkeypatch.setattr(dp_module, "noisy_bucket_counts", buckets)
     monkeypatch.setattr(dp_module, "discrete_gaussian", noise)
-    _, ledger = dp_schema(table, params_for(privacy={"public_domains": PUBLIC}), seed=17)
+    schema, ledger = dp_schema(table, params_for(privacy={"public_domains": PUBLIC}), seed=17)
+    # the joint histograms of candidate pairs draw one noise value per cell of their public grid
+    domains = {c.name: dp_module.finite_domain(c) for c in schema.columns}
+    grids = [
+        len(domains[a] or []) * len(domains[b] or [])
+        for a, b in (t["columns"] for t in ledger["pairs"]["tested"])
+    ]
+    assert len(grids) <= ledger["pairs"]["histograms"]
+    for grid in grids:
+        sizes.remove(grid)
     assert all(sigma == ledger["sigma"] for _, sigma, _ in calls)
     assert len(calls) <= ledger["histograms"]
     assert sum(d for _, _, d in calls) <= ledger["delta_thresholds"] * (1 + 1e-12)

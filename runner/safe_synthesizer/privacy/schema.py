@@ -31,16 +31,25 @@ exact min/max, which reveals rare values and extremes of the training data. Here
   values; otherwise it is a string column whose ``max_length`` is ``MARGIN ×`` the top of the
   longest kept log2 length bucket (the same bucket histogram on lengths; none kept: no length bound).
 
+* **determined pairs** (a code and its label, e.g. ``education`` and ``education_num``): DP-SGD
+  learns such a 1:1 mapping for common levels but not for rare ones, whose few records drown in the
+  gradient noise. Up to ``P`` candidate pairs, chosen from the DP schema alone (a categorical column
+  and another with a finite DP value set within one value of its size), get a discrete-Gaussian
+  joint histogram over those value sets; when the levels' top cells hold ``>= DETERMINED_SHARE`` of
+  its noisy total, the dependent column records ``determined_by`` and the map, and generation sets
+  it from the determinant (:func:`safe_synthesizer.schema.apply_determined_columns`; post-processing).
+
 Per-unit contribution: with ``data.group_training_examples_by`` a unit is a group, which may hold
 many records; every estimate uses **one uniformly drawn record per group**, so one unit changes one
 count by at most 1 and moves one point of each quantile input.
 
 Budget (see :mod:`.accounting`): ``(ε_schema, δ_schema)`` is reserved from the target. The schema
-releases ``H = 2·#numeric + #float + 2·#text`` histograms (a numeric column's magnitude buckets and,
+releases ``H = 2·#numeric + #float + 2·#text + P`` histograms (a numeric column's magnitude buckets and,
 when it is integer with at most ``MAX_UNIT_INTEGERS`` values in range, a histogram of those integers
 to trim the range; a float-dtype column also releases a noisy count of its fractional values,
 integer-valued when under the ``β`` threshold; a text column is counted with its length histogram;
-every column is counted as if it released all of them), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
+every column is counted as if it released all of them; ``P = min(MAX_PAIR_HISTOGRAMS, candidate
+pairs by kind)`` joint histograms are reserved for determined pairs, below), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
 part (``δ_g``) and the thresholds (``δ_c = δ_schema / 2 / #text`` per text column; no text column:
 all of it to ``δ_g``), and ``σ = schema_noise_sigma(ε_schema, H, δ_g)`` (PLD of H discrete
 Gaussians, :mod:`.accounting`). By the standard thresholding argument the schema is
@@ -53,6 +62,7 @@ recorded seed.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,6 +91,10 @@ def discrete_gaussian(rng: np.random.Generator, sigma: float, size: int) -> np.n
     """Integer noise with ``P(Z = k) ∝ exp(−k² / (2σ²))`` (Canonne, Kamath & Steinke 2020, Algorithm 3):
     a discrete Laplace proposal of scale ``t = ⌊σ⌋ + 1``, accepted with probability
     ``exp(−(|Y| − σ²/t)² / (2σ²))``."""
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if sigma == 0:  # no noise (no budget was needed); the acceptance test below would divide by 0
+        return np.zeros(size, dtype=np.int64)
     t = math.floor(sigma) + 1
     out = np.empty(0, dtype=np.int64)
     while out.size < size:
@@ -324,6 +338,124 @@ def _declared(name: str, domain: Any, series: pd.Series) -> ColumnSchema:
     raise UserInputError(f"public domain of column {name!r}: give a list of values or (minimum, maximum)")
 
 
+MAX_PAIR_HISTOGRAMS = 2  # joint histograms reserved for code <-> label pairs (data-independent)
+MAX_PAIR_LEVELS = 64  # neither side of a pair may have more values than this
+DETERMINED_SHARE = 0.95  # noisy share of the rows on their level's top cell that makes a pair determined
+
+
+def reserved_pair_histograms(n_text: int, n_numeric: int) -> int:
+    """Joint histograms the budget reserves for determined pairs: a function of the column kinds only."""
+    candidates = n_text * (n_text - 1) // 2 + n_text * n_numeric
+    return min(MAX_PAIR_HISTOGRAMS, candidates)
+
+
+def finite_domain(column: ColumnSchema) -> list[Any] | None:
+    """The DP schema's finite value set of a column (categories or a short integer range), if any."""
+    if column.kind == "categorical" and column.categories:
+        values: list[Any] = list(column.categories)
+    elif column.kind == "integer" and column.minimum is not None and column.maximum is not None:
+        lo, hi = int(column.minimum), int(column.maximum)
+        if hi - lo + 1 > MAX_PAIR_LEVELS:
+            return None
+        values = list(range(lo, hi + 1))
+    else:
+        return None
+    return values if 3 <= len(values) <= MAX_PAIR_LEVELS else None
+
+
+def _name_parts(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [p for p in re.split(r"[^a-z0-9]+", spaced.lower()) if p]
+
+
+def related_names(a: str, b: str) -> bool:
+    """Whether two column names share a word (``education`` / ``education_num``, ``stateCode`` /
+    ``state_name``): code and label columns are usually named after the same thing."""
+    return bool(set(_name_parts(a)) & set(_name_parts(b)))
+
+
+def candidate_pairs(columns: Sequence[ColumnSchema], limit: int) -> list[tuple[str, str]]:
+    """``(determinant, dependent)`` pairs worth a joint histogram: a categorical column and another
+    with a finite DP value set of about its size (a code and its label: ``education`` and
+    ``education_num``). Chosen from the public names and the DP schema alone (post-processing):
+    related names first (sizes within 20 %), then any pair within one value; closest sizes first."""
+    domains = {c.name: finite_domain(c) for c in columns}
+    kinds = {c.name: c.kind for c in columns}
+    order = {c.name: i for i, c in enumerate(columns)}
+    found: list[tuple[int, int, int, str, str]] = []
+    names = [c.name for c in columns if domains[c.name] is not None]
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            size_a, size_b = len(domains[a] or []), len(domains[b] or [])
+            related = related_names(a, b)
+            allowed = max(2, math.ceil(0.2 * max(size_a, size_b))) if related else 1
+            if abs(size_a - size_b) > allowed:
+                continue
+            # the determinant is categorical; of two categorical columns, the one with more values
+            if kinds[a] != "categorical" or (kinds[b] == "categorical" and size_b > size_a):
+                a, b = b, a
+            if kinds[a] != "categorical":
+                continue
+            found.append((0 if related else 1, abs(size_a - size_b), order[a] + order[b], a, b))
+    return [(a, b) for *_, a, b in sorted(found)[:limit]]
+
+
+def noisy_joint_counts(
+    a_values: pd.Series,
+    b_values: pd.Series,
+    a_domain: Sequence[Any],
+    b_domain: Sequence[Any],
+    sigma: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Counts of ``(a, b)`` over the public grid ``a_domain × b_domain`` plus discrete Gaussian noise.
+
+    A record outside the grid (missing, a value the DP schema dropped) counts nowhere: one record
+    changes one cell by at most 1 (sensitivity 1)."""
+    a_index = {str(v): i for i, v in enumerate(a_domain)}
+    b_index = {str(v): j for j, v in enumerate(b_domain)}
+
+    def key(v: Any) -> str | None:
+        if pd.isna(v):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    rows = a_values.map(lambda v: a_index.get(key(v) or "", -1)).to_numpy()
+    cols = b_values.map(lambda v: b_index.get(key(v) or "", -1)).to_numpy()
+    inside = (rows >= 0) & (cols >= 0)
+    counts = np.zeros((len(a_domain), len(b_domain)), dtype=np.int64)
+    np.add.at(counts, (rows[inside], cols[inside]), 1)
+    return counts + discrete_gaussian(rng, sigma, counts.size).reshape(counts.shape)
+
+
+def determined_map(
+    noisy: np.ndarray, a_domain: Sequence[Any], b_domain: Sequence[Any], sigma: float
+) -> dict[str, Any] | None:
+    """``{a: b}`` when the noisy grid says ``a`` and ``b`` are one thing coded twice, else ``None``.
+
+    Determined (post-processing of the noisy grid): the levels' top cells hold ``>=
+    DETERMINED_SHARE`` of its noisy total both by row and by column, and the levels whose top cell
+    clears the bucket threshold map to distinct values (1:1, so a skewed column such as a country
+    that most rows share is never "determined" by everything). Only those levels are mapped; the
+    rest keep the model's value.
+    """
+    total = float(noisy.sum())
+    if total <= 0:
+        return None
+    by_row, by_column = noisy.max(axis=1), noisy.max(axis=0)
+    if min(float(by_row.sum()), float(by_column.sum())) / total < DETERMINED_SHARE:
+        return None
+    threshold = bucket_threshold(sigma, int(noisy.size))
+    best = noisy.argmax(axis=1)
+    kept = [i for i in range(len(a_domain)) if by_row[i] >= threshold]
+    if len({int(best[i]) for i in kept}) < len(kept):
+        return None
+    mapping = {str(a_domain[i]): b_domain[int(best[i])] for i in kept}
+    return mapping or None
+
+
 def dp_schema(
     train: pd.DataFrame,
     params: SafeSynthesizerParameters,
@@ -378,7 +510,8 @@ def dp_schema(
         1 for c, k in kinds.items() if k == "numeric" and not pd.api.types.is_integer_dtype(train[c])
     )
     # every numeric column may release a unit-integer histogram to trim its range (_trim_integer_range)
-    histograms = 2 * n_numeric + 2 * n_text + n_float
+    pair_histograms = reserved_pair_histograms(n_text, n_numeric)
+    histograms = 2 * n_numeric + 2 * n_text + n_float + pair_histograms
     delta_thresholds = budget.schema_delta / 2 if n_text else 0.0
     delta_gauss = budget.schema_delta - delta_thresholds
     delta_column = delta_thresholds / n_text if n_text else 0.0
@@ -451,6 +584,16 @@ def dp_schema(
                 info["mechanism"] += " + thresholded discrete-Gaussian histogram of log2 length buckets"
                 info["outcome"] = "string"
             mechanisms[name] = info
+    pairs: list[dict[str, Any]] = []
+    by_name = {c.name: c for c in columns}
+    for a, b in candidate_pairs(columns, pair_histograms):
+        a_domain, b_domain = finite_domain(by_name[a]), finite_domain(by_name[b])
+        assert a_domain is not None and b_domain is not None
+        noisy = noisy_joint_counts(rows[a], rows[b], a_domain, b_domain, sigma, rng)
+        mapping = determined_map(noisy, a_domain, b_domain, sigma)
+        if mapping:
+            by_name[b].determined_by, by_name[b].determined_map = a, mapping
+        pairs.append({"columns": [a, b], "determined": bool(mapping), "levels_mapped": len(mapping or {})})
     ledger = {
         "epsilon": schema_epsilon_for(sigma, histograms, delta_gauss) if histograms else 0.0,
         "delta": delta_gauss + delta_column * n_text if histograms else 0.0,
@@ -466,6 +609,13 @@ def dp_schema(
         "composition": "PLD of the discrete-Gaussian histograms (sensitivity 1 each) at delta_gaussian, "
         "plus the thresholds' delta; (epsilon, delta) <= reserved share",
         "columns": mechanisms,
+        "pairs": {
+            "mechanism": "discrete-Gaussian joint histogram over the DP value sets of a candidate pair "
+            "(sensitivity 1); a pair whose levels' top cells hold >= "
+            f"{DETERMINED_SHARE:.0%} of it is determined (post-processing)",
+            "histograms": pair_histograms,
+            "tested": pairs,
+        },
         "noise_source": "fixed seed (tests only: NOT private)" if seed is not None else "OS entropy",
     }
     return TableSchema(columns), ledger
