@@ -182,6 +182,15 @@ TYPICAL_COLUMNS = [
 ]
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the forked pseudonym workers)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def throughput(rows: int) -> dict[str, Any]:
     """Rows per second of the default plan (and a seed rule) on distinct structured values."""
     from safe_synthesizer.config.replace_pii import PiiReplacerConfig
@@ -208,15 +217,21 @@ def throughput(rows: int) -> dict[str, Any]:
             ("default_plan", PiiReplacerConfig()),
             ("seed_rule_column_entity_fake", seed_rule),
         ):
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             result = replace_pii(df, cfg, key=KEY)
             seconds = time.perf_counter() - started
+            cpu = _cpu_seconds() - cpu_before
             cells = result.summary()["cells_replaced"]
             entry[label] = {
                 "seconds": round(seconds, 3),
                 "rows_per_second": round(rows / seconds),
                 "cells_replaced": cells,
                 "cells_replaced_per_second": round(cells / seconds),
+                "cpu_seconds": round(cpu, 2),
+                "rows_per_cpu_second": round(rows / cpu) if cpu > 0 else None,
+                "load_average_before": round(load, 2),
             }
         results[table] = entry
     return results
@@ -375,6 +390,29 @@ def print_holdout(seed: int, report: dict[str, Any]) -> None:
             )
 
 
+def fixture_scores(df: pd.DataFrame, labels: dict[str, Any], report: dict[str, Any]) -> None:
+    """Print (and add to ``report``) the fixture's structured and free-text scores."""
+    report["structured"] = structured_scores(df, labels)
+    print(f"Structured columns, cell level ({len(df)} rows, {os.cpu_count()} cores)")
+    print(f"  {'entity':20} {'precision':>9} {'recall':>7} {'cells':>6}")
+    for entity, s in report["structured"].items():
+        print(f"  {entity:20} {s['precision']:9.3f} {s['recall']:7.3f} {s['support']:6d}")
+
+    from safe_synthesizer.pii.detect import spacy_model_available
+
+    modes = [True, False] if spacy_model_available() else [False]
+    for use_spacy in modes:
+        scores, texts_per_second, backend = text_scores(df, labels, use_spacy)
+        report[f"text[{backend}]"] = {"scores": scores, "texts_per_second": round(texts_per_second, 1)}
+        overall = scores.pop("_all")
+        print(f"\nFree text, span level, backend {backend}: {texts_per_second:.0f} texts/s")
+        print(
+            f"  all planted spans: recall {overall['recall']:.3f} ({overall['support']}), precision {overall['precision']:.3f}"
+        )
+        for entity, s in scores.items():
+            print(f"  {entity:20} recall {s['recall']:.3f} ({s['support']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000, help="rows for the throughput run")
@@ -384,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--holdout-only", action="store_true", help="only the held-out set (no fixture, no throughput)"
+    )
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="only the throughput tables (no fixture, no held-out set)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -405,25 +448,10 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         return 0
 
-    report["structured"] = structured_scores(df, labels)
-    print(f"Structured columns, cell level ({len(df)} rows, {os.cpu_count()} cores)")
-    print(f"  {'entity':20} {'precision':>9} {'recall':>7} {'cells':>6}")
-    for entity, s in report["structured"].items():
-        print(f"  {entity:20} {s['precision']:9.3f} {s['recall']:7.3f} {s['support']:6d}")
-
-    from safe_synthesizer.pii.detect import spacy_model_available
-
-    modes = [True, False] if spacy_model_available() else [False]
-    for use_spacy in modes:
-        scores, texts_per_second, backend = text_scores(df, labels, use_spacy)
-        report[f"text[{backend}]"] = {"scores": scores, "texts_per_second": round(texts_per_second, 1)}
-        overall = scores.pop("_all")
-        print(f"\nFree text, span level, backend {backend}: {texts_per_second:.0f} texts/s")
-        print(
-            f"  all planted spans: recall {overall['recall']:.3f} ({overall['support']}), precision {overall['precision']:.3f}"
-        )
-        for entity, s in scores.items():
-            print(f"  {entity:20} recall {s['recall']:.3f} ({s['support']})")
+    if args.throughput_only:
+        seeds = []
+    else:
+        fixture_scores(df, labels, report)
 
     for seed in seeds:
         report[f"holdout[{seed}]"] = holdout(seed)
@@ -441,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
             s = entry[label]
             print(
                 f"  {label:30} {s['rows_per_second']:>7} rows/s  {s['cells_replaced_per_second']:>7} cells/s  "
-                f"({s['seconds']} s, {s['cells_replaced']} cells replaced)"
+                f"({s['seconds']} s, {s['cells_replaced']} cells replaced; {s['cpu_seconds']} CPU s, "
+                f"{s['rows_per_cpu_second']} rows per CPU s; load average before {s['load_average_before']})"
             )
         goal = entry["default_plan"]["rows_per_second"] >= 5000
         print(f"  goal >= 5000 rows/s (default plan): {'met' if goal else 'NOT met'}")

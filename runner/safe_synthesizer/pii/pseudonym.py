@@ -87,6 +87,10 @@ _SHAPE_TABLE = str.maketrans(
 )
 _SHAPE_FORMATS_MAX = 8192
 _TEN_POWERS = tuple(10**k for k in range(19))
+_TWENTY_SIX_POWERS = tuple(26**k for k in range(13))
+_TWO_64 = 1 << 64
+#: ``r`` in ``[0, 676)`` -> its two base-26 digits as letters, least significant first.
+_LETTER_PAIRS = tuple(chr(97 + r % 26) + chr(97 + r // 26) for r in range(676))
 _VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 _VIN_VALUES = dict(
     zip(
@@ -193,6 +197,19 @@ class KeyedStream:
         self._acc = int.from_bytes(first.digest(), "big")
         self._bits = 256
 
+    @classmethod
+    def keyed(cls, mac: Any, message: bytes) -> KeyedStream:
+        """A stream from an already keyed HMAC-SHA256 object (no type check: the hot path)."""
+        self = cls.__new__(cls)
+        first = mac.copy()
+        first.update(message + b"\0\0\0\0")
+        self._mac = mac
+        self._message = message
+        self._counter = 1
+        self._acc = int.from_bytes(first.digest(), "big")
+        self._bits = 256
+        return self
+
     def _refill(self) -> None:
         block = self._mac.copy()
         block.update(self._message + self._counter.to_bytes(4, "big"))
@@ -210,7 +227,11 @@ class KeyedStream:
 
     def big(self) -> int:
         """A uniform 64-bit integer."""
-        return self.below(1 << 64)
+        if self._bits < 128:
+            self._refill()
+        self._acc, value = divmod(self._acc, _TWO_64)
+        self._bits -= 65
+        return value
 
     def digit(self, low: int = 0) -> str:
         """One decimal digit in ``[low, 9]``."""
@@ -218,6 +239,8 @@ class KeyedStream:
 
     def digits(self, count: int) -> str:
         """``count`` decimal digits."""
+        if 0 < count <= 18:  # one draw (the loop below does the same)
+            return str(self.below(_TEN_POWERS[count])).zfill(count)
         out: list[str] = []
         while count > 0:
             take = min(count, 18)
@@ -232,14 +255,20 @@ class KeyedStream:
     def letters(self, count: int) -> str:
         """``count`` lowercase ASCII letters."""
         out: list[str] = []
+        pairs = _LETTER_PAIRS
         while count > 0:
             take = min(count, 12)
-            value = self.below(26**take)
-            for _ in range(take):
-                value, r = divmod(value, 26)
-                out.append(chr(97 + r))
+            value = self.below(_TWENTY_SIX_POWERS[take])
+            for _ in range(take // 2):  # two base-26 digits at a time, least significant first
+                value, r = divmod(value, 676)
+                out.append(pairs[r])
+            if take % 2:
+                out.append(chr(97 + value % 26))
             count -= take
         return "".join(out)
+
+
+_new_stream = KeyedStream.keyed
 
 
 class Pseudonymizer:
@@ -301,7 +330,7 @@ class Pseudonymizer:
     # ------------------------------------------------------------------ primitives
     def stream(self, *parts: str) -> KeyedStream:
         """A keyed stream for ``parts`` (family, normalised value, attempt ...)."""
-        return KeyedStream(self._mac, "\x1f".join(parts).encode("utf-8", "surrogatepass"))
+        return _new_stream(self._mac, "\x1f".join(parts).encode("utf-8", "surrogatepass"))
 
     def digest_hex(self, value: str, salt: str = "", length: int | None = None) -> str:
         """Keyed hash (HMAC-SHA256) of ``value`` as hex, optionally truncated."""
