@@ -319,6 +319,11 @@ class SafeSynthesizerClient:
             return False
         return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not (Path.home() / ".kube/config").exists()
 
+    def _kubeconfig_file(self) -> str:
+        """The kubeconfig given, else ``$KUBECONFIG`` as it is now (the kubernetes package reads it
+        once, at import), else ``~/.kube/config``."""
+        return self.kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+
     @property
     def api_client(self) -> Any:
         """The ``kubernetes.client.ApiClient`` (built on first use)."""
@@ -331,7 +336,7 @@ class SafeSynthesizerClient:
                 self._api_client = client.ApiClient(configuration)
             else:
                 self._api_client = config.new_client_from_config(
-                    config_file=self.kubeconfig, context=self.context, persist_config=False
+                    config_file=self._kubeconfig_file(), context=self.context, persist_config=False
                 )
         return self._api_client
 
@@ -350,7 +355,7 @@ class SafeSynthesizerClient:
         from kubernetes import config
 
         try:
-            contexts, active = config.list_kube_config_contexts(config_file=self.kubeconfig)
+            contexts, active = config.list_kube_config_contexts(config_file=self._kubeconfig_file())
         except Exception:  # noqa: BLE001 - no kubeconfig: the API call will say so
             return "default"
         chosen = (
