@@ -46,3 +46,22 @@ gpu-wheels: ## download the wheels gpu-check may need on a machine without netwo
 	  -c constraints-gpu.txt -d build/gpu-wheels $(GPU_WHEELS)
 	@total=$$(cat build/gpu-wheels/*.whl | wc -c); echo "gpu-wheels: $$(ls build/gpu-wheels | wc -l) wheels, $$((total / 1048576)) MiB"; \
 	  test $$total -le 62914560 || { echo "gpu-wheels: over 60 MiB: trim GPU_WHEELS"; exit 1; }
+
+IMAGE_TAG ?= $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' charts/safe-synthesizer/Chart.yaml)
+OPERATOR_IMAGE ?= ghcr.io/nvidia/safe-synthesizer-operator:$(IMAGE_TAG)
+RUNNER_IMAGE ?= ghcr.io/nvidia/safe-synthesizer-runner:$(IMAGE_TAG)
+CONTAINER_BUILDER ?= $(firstword $(foreach b,docker podman buildah,$(if $(shell command -v $(b) 2>/dev/null),$(b))))
+
+.PHONY: images
+images: ## build the operator and runner images the chart points at (docker, podman or buildah)
+	@if [ -z "$(CONTAINER_BUILDER)" ] || { [ "$(CONTAINER_BUILDER)" = docker ] && ! docker info >/dev/null 2>&1; }; then \
+	  echo "make images: no working container builder here (docker without a reachable daemon, no podman or buildah); skipped."; \
+	  echo "  With one: make images [CONTAINER_BUILDER=podman] [IMAGE_TAG=...]; then push and set"; \
+	  echo "  image.repository/tag and runnerImage.repository/tag in the chart's values."; \
+	  exit 0; \
+	fi; \
+	set -e; \
+	echo "$(CONTAINER_BUILDER): $(OPERATOR_IMAGE)"; \
+	$(CONTAINER_BUILDER) $(if $(filter buildah,$(CONTAINER_BUILDER)),bud,build) -f operator/Dockerfile -t $(OPERATOR_IMAGE) .; \
+	echo "$(CONTAINER_BUILDER): $(RUNNER_IMAGE)"; \
+	$(CONTAINER_BUILDER) $(if $(filter buildah,$(CONTAINER_BUILDER)),bud,build) -f runner/Dockerfile -t $(RUNNER_IMAGE) .

@@ -217,6 +217,8 @@ class ControlPlane:
     bin_dir: Path = field(default_factory=default_bin_dir)
     start_timeout: float = 90.0
     extra_apiserver_args: list[str] = field(default_factory=list)
+    # controllers beyond CONTROLLERS (e.g. deployment + replicaset for a Deployment's pods)
+    extra_controllers: list[str] = field(default_factory=list)
     components: dict[str, Component] = field(default_factory=dict)
     etcd_port: int = 0
     etcd_peer_port: int = 0
@@ -424,7 +426,7 @@ class ControlPlane:
                 "--bind-address=127.0.0.1",
                 f"--secure-port={self.kcm_port}",
                 f"--cert-dir={self.state_dir / 'kcm-certs'}",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join((*CONTROLLERS, *self.extra_controllers))}",
                 "--use-service-account-credentials=true",
                 f"--root-ca-file={pki.ca_crt}",
                 f"--service-account-private-key-file={pki.sa_key}",

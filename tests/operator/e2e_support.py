@@ -76,12 +76,13 @@ class Cluster:
     agent: FakeKubelet
 
     @classmethod
-    def start(cls, gpus: int = 1) -> Cluster:
-        """Start etcd, kube-apiserver, kube-controller-manager and the node agent."""
+    def start(cls, gpus: int = 1, extra_controllers: tuple[str, ...] = ()) -> Cluster:
+        """Start etcd, kube-apiserver, kube-controller-manager (plus ``extra_controllers``) and the
+        node agent."""
         runs = cache_root() / "operator-test-runs"
         runs.mkdir(parents=True, exist_ok=True)
         state_dir = Path(tempfile.mkdtemp(prefix="kube-", dir=runs))
-        plane = ControlPlane(state_dir)
+        plane = ControlPlane(state_dir, extra_controllers=list(extra_controllers))
         plane.start()
         agent = FakeKubelet(
             plane.kubeconfig,
