@@ -343,3 +343,29 @@ def test_the_parties_spell_no_name_by_hand(path: str) -> None:
     )
     if path.endswith(("status.py", "stand_in_runner.py", "run_cli.py")):
         assert "json.loads" not in code and "json.dumps(" not in code.replace("json.dumps(line)", ""), path
+
+
+def test_run_warnings_travel_to_the_cr_warnings_condition(tmp_path, monkeypatch) -> None:
+    """An accepted-only field set by the user warns on screen, in summary.json and on the CR."""
+    config = {**SYNTHESIS_OFF, "training": {"use_unsloth": True}}
+    code, text, out = _run_cli(tmp_path, monkeypatch, config)
+    assert code == 0
+    summary = json.loads((out / contract.SUMMARY_FILE).read_text())
+    unsloth = [w for w in summary["warnings"] if "use_unsloth" in w]
+    assert unsloth
+    written = json.loads(text)
+    assert written["warnings"] == contract.cap_warnings(summary["warnings"])
+    status = st.status_from_job({}, _job_observation("Complete", text, 0), 1, NOW)
+    warned = next(c for c in status["conditions"] if c["type"] == "Warnings")
+    assert warned["status"] == "True" and unsloth[0][:200] in warned["message"]
+    # a run without warnings writes no such key (the bytes stay what they always were)
+    assert "warnings" not in success_payload(_outcome()).to_wire()
+
+
+def test_warnings_are_capped_in_number_and_length() -> None:
+    capped = contract.cap_warnings(["x" * 1000] + [f"w{i}" for i in range(20)] + [3, None, " "])
+    assert len(capped) == contract.MAX_WARNINGS
+    assert len(capped[0]) == contract.MAX_WARNING and capped[0].endswith("...")
+    assert capped[1:] == [f"w{i}" for i in range(contract.MAX_WARNINGS - 1)]
+    parsed = contract.parse_termination_message(json.dumps({"status": "succeeded", "warnings": "not a list"}))
+    assert parsed is not None and parsed.warnings == []

@@ -13,7 +13,9 @@ Pending     Created=True (Job made, pod not running yet) or Created=False (waiti
 Suspended   Suspended=True (spec.suspend before the job ever started: created suspended, or
             suspended while still queued); it starts when spec.suspend is false
 Running     Created=True, Running=True
-Succeeded   Complete=True (+ PartialResults=True when the runner published partial results)
+Succeeded   Complete=True (+ PartialResults=True when the runner published partial results;
+            + Warnings=True, reason RunWarnings, with the run's warnings: config fields accepted
+            only, PII columns a user's steps left unchanged, ...)
 Failed      Failed=True, reason = the runner's reason (InvalidInput, InvalidSpec, NoValidRecords,
             Transient, ...) or the Job's (BackoffLimitExceeded, DeadlineExceeded, JobDeleted, ...);
             ``results`` links what the failed run published (summary.json, logs.jsonl)
@@ -86,6 +88,7 @@ class TerminationMessage:
     message: str | None = None
     reason: str | None = None
     is_json: bool = True
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_contract(cls, message: contract.TerminationMessage) -> TerminationMessage:
@@ -98,6 +101,7 @@ class TerminationMessage:
             message=message.message,
             reason=message.reason,
             is_json=message.is_json,
+            warnings=list(message.warnings),
         )
 
 
@@ -244,7 +248,7 @@ def set_condition(
     if generation is not None:
         entry["observedGeneration"] = generation
     result.append(entry)
-    order = ["Created", "Running", "Complete", "PartialResults", "Failed", "Suspended"]
+    order = ["Created", "Running", "Complete", "PartialResults", "Warnings", "Failed", "Suspended"]
     result.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
     return result
 
@@ -268,7 +272,7 @@ def new_run_status(
 ) -> dict[str, Any]:
     """The status at the start of a (re-)run: results, scores and times of an earlier run cleared."""
     conditions = [dict(c) for c in current.get("conditions") or []]
-    for ctype in ("Created", "Running", "Complete", "PartialResults", "Failed"):
+    for ctype in ("Created", "Running", "Complete", "PartialResults", "Warnings", "Failed"):
         conditions = remove_condition(conditions, ctype)
     if resumed:
         conditions = set_condition(
@@ -447,6 +451,11 @@ def status_from_job(
         if info.status == "partial":
             conditions = set_condition(
                 conditions, "PartialResults", "True", "PartialResults", message, generation, now
+            )
+        if info.warnings:  # accepted-only config fields, PII columns left unchanged, ...
+            text = "; ".join(info.warnings)
+            conditions = set_condition(
+                conditions, "Warnings", "True", "RunWarnings", text[: contract.MAX_MESSAGE], generation, now
             )
         status.update(
             phase=SUCCEEDED,

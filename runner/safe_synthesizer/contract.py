@@ -9,7 +9,7 @@ Importing this module never imports torch (only pydantic and :mod:`safe_synthesi
   into the ``SafeSynthesizerJob`` status. Wire keys (camelCase, unchanged since v1alpha1)::
 
       {"status": "succeeded|partial|failed", "results": [ResultRef...], "scores": {"sqs", "dps"},
-       "epsilonSpent": 7.9, "message": "...",
+       "epsilonSpent": 7.9, "message": "...", "warnings": ["..."],   # warnings only when any
        "reason": "NoValidRecords", "exitCode": 4, "retryable": false}    # failed runs only
 
   A key is written only when the writer set it (a succeeded run writes ``scores``/``epsilonSpent``
@@ -50,6 +50,8 @@ __all__ = [
     "LOGS_FILE",
     "MAX_MESSAGE",
     "MAX_RESULTS",
+    "MAX_WARNING",
+    "MAX_WARNINGS",
     "RESULTS_INDEX_FILE",
     "RUN_STATUSES",
     "SUMMARY_FILE",
@@ -60,6 +62,7 @@ __all__ = [
     "RunStatus",
     "Scores",
     "TerminationMessage",
+    "cap_warnings",
     "parse_result_ref",
     "parse_termination_message",
     "progress_status",
@@ -107,7 +110,20 @@ RunStatus = Literal["succeeded", "partial", "failed"]
 RUN_STATUSES: tuple[str, ...] = ("succeeded", "partial", "failed")
 
 # Keys of a termination message, in the order they were always written.
-_WIRE_KEYS = ("status", "reason", "exitCode", "retryable", "results", "scores", "epsilonSpent", "message")
+_WIRE_KEYS = (
+    "status",
+    "reason",
+    "exitCode",
+    "retryable",
+    "results",
+    "scores",
+    "epsilonSpent",
+    "message",
+    "warnings",
+)
+#: At most this many run warnings travel in a termination message, each cut to MAX_WARNING characters.
+MAX_WARNINGS = 10
+MAX_WARNING = 300
 
 
 class TerminationMessage(BaseModel):
@@ -126,6 +142,11 @@ class TerminationMessage(BaseModel):
     scores: Scores | None = Field(None, description="SQS and DPS, 0-10.")
     epsilonSpent: float | None = Field(None, ge=0, description="DP epsilon actually spent.")
     message: str | None = Field(None, description="Human-readable summary or failure.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="The run's warnings (accepted-only config fields, PII columns left unchanged, ...): "
+        f"at most {MAX_WARNINGS}, each at most {MAX_WARNING} characters; written only when there are any.",
+    )
     is_json: bool = Field(True, exclude=True)
 
     def to_wire(self) -> dict[str, Any]:
@@ -239,7 +260,17 @@ def parse_termination_message(text: str | None) -> TerminationMessage | None:
         scores=_scores(data.get("scores")),
         epsilonSpent=epsilon if epsilon is not None and epsilon >= 0 else None,
         message=str(message)[:MAX_MESSAGE] if message is not None else None,
+        warnings=cap_warnings(data.get("warnings")),
     )
+
+
+def cap_warnings(warnings: Any) -> list[str]:
+    """Run warnings as a termination message carries them: strings only, at most
+    :data:`MAX_WARNINGS`, each cut to :data:`MAX_WARNING` characters."""
+    if not isinstance(warnings, list):
+        return []
+    kept = [str(w) for w in warnings if isinstance(w, str) and w.strip()]
+    return [w if len(w) <= MAX_WARNING else w[: MAX_WARNING - 3] + "..." for w in kept[:MAX_WARNINGS]]
 
 
 class ResultsIndex(BaseModel):

@@ -38,6 +38,7 @@ from .contract import (
     ENV_TERMINATION_LOG,
     Scores,
     TerminationMessage,
+    cap_warnings,
 )
 from .contract import TERMINATION_LIMIT as TERMINATION_LIMIT  # re-exported: older imports
 from .contract import termination_text as termination_text
@@ -150,13 +151,17 @@ def success_payload(outcome: RunOutcome) -> TerminationMessage:
     """The termination message of a run that published its results (status succeeded or partial)."""
     summary = outcome.summary
     scores = summary.get("scores")
-    return TerminationMessage(
+    payload = TerminationMessage(
         status=outcome.status,
         results=list(outcome.results),
         scores=Scores(**{k: scores.get(k) for k in ("sqs", "dps")}) if isinstance(scores, dict) else None,
         epsilonSpent=(summary.get("privacy") or {}).get("epsilon_spent"),
         message=summary.get("partial_reason") or f"{summary.get('rows_out', 0)} records",
     )
+    warnings = cap_warnings(summary.get("warnings"))
+    if warnings:  # the operator shows them as the CR's Warnings condition
+        payload.warnings = warnings
+    return payload
 
 
 def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:

@@ -362,3 +362,29 @@ def test_suspended_before_it_ever_ran_waits_instead_of_being_cancelled() -> None
     assert "ssj-x-1" in dequeued["message"] and cond(dequeued, "Suspended")["reason"] == "Suspended"
     rerun = st.new_run_status(dequeued, 3, LATER, resumed=True)
     assert rerun["phase"] == "Pending" and cond(rerun, "Suspended")["reason"] == "Resumed"
+
+
+def test_run_warnings_become_a_warnings_condition_and_a_new_run_clears_it() -> None:
+    warnings = ["training.use_unsloth is accepted for compatibility only", "PII columns left unchanged: ssn"]
+    message = json.dumps({**json.loads(SUCCESS_MESSAGE), "warnings": warnings})
+    finished = job(conditions=[{"type": "Complete", "status": "True"}])
+    done = st.status_from_job(
+        {},
+        st.observe_job(finished, [pod("Succeeded", terminated={"exitCode": 0, "message": message})]),
+        1,
+        NOW,
+    )
+    assert done["phase"] == "Succeeded"
+    warned = cond(done, "Warnings")
+    assert warned["status"] == "True" and warned["reason"] == "RunWarnings"
+    assert warned["message"] == "; ".join(warnings)
+    # without warnings there is no such condition, and a re-run starts without the old one
+    quiet = st.status_from_job(
+        {},
+        st.observe_job(finished, [pod("Succeeded", terminated={"exitCode": 0, "message": SUCCESS_MESSAGE})]),
+        1,
+        NOW,
+    )
+    assert all(c["type"] != "Warnings" for c in quiet["conditions"])
+    rerun = st.new_run_status(done, 2, LATER, resumed=True)
+    assert all(c["type"] != "Warnings" for c in rerun["conditions"])

@@ -165,7 +165,7 @@ class SafeSynthesizerJobSpec(Parameters):
 
 
 Phase = Literal["Pending", "Suspended", "Running", "Succeeded", "Failed", "Cancelled"]
-ConditionType = Literal["Created", "Running", "Complete", "Failed", "Suspended", "PartialResults"]
+ConditionType = Literal["Created", "Running", "Complete", "Failed", "Suspended", "PartialResults", "Warnings"]
 
 
 class Condition(Parameters):
