@@ -89,6 +89,7 @@ _SHAPE_FORMATS_MAX = 8192
 _TEN_POWERS = tuple(10**k for k in range(19))
 _TWENTY_SIX_POWERS = tuple(26**k for k in range(13))
 _TWO_64 = 1 << 64
+_MASK_64 = _TWO_64 - 1
 #: ``r`` in ``[0, 676)`` -> its two base-26 digits as letters, least significant first.
 _LETTER_PAIRS = tuple(chr(97 + r % 26) + chr(97 + r // 26) for r in range(676))
 _VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
@@ -255,20 +256,26 @@ class KeyedStream:
     def letters(self, count: int) -> str:
         """``count`` lowercase ASCII letters."""
         out: list[str] = []
-        pairs = _LETTER_PAIRS
         while count > 0:
             take = min(count, 12)
-            value = self.below(_TWENTY_SIX_POWERS[take])
-            for _ in range(take // 2):  # two base-26 digits at a time, least significant first
-                value, r = divmod(value, 676)
-                out.append(pairs[r])
-            if take % 2:
-                out.append(chr(97 + value % 26))
+            out.append(_letters_of(self.below(_TWENTY_SIX_POWERS[take]), take))
             count -= take
         return "".join(out)
 
 
 _new_stream = KeyedStream.keyed
+
+
+def _letters_of(value: int, count: int) -> str:
+    """``count`` letters from the base-26 digits of ``value``, least significant first."""
+    out: list[str] = []
+    pairs = _LETTER_PAIRS
+    for _ in range(count // 2):
+        value, r = divmod(value, 676)
+        out.append(pairs[r])
+    if count % 2:
+        out.append(chr(97 + value % 26))
+    return "".join(out)
 
 
 class Pseudonymizer:
@@ -328,6 +335,13 @@ class Pseudonymizer:
         }
 
     # ------------------------------------------------------------------ primitives
+    def _first_block(self, *parts: str) -> int:
+        """The first block of :meth:`stream` (``parts``) as an integer, without the stream object;
+        ``_first_block(...) % 2**64`` is the stream's first :meth:`KeyedStream.big`."""
+        mac = self._mac.copy()
+        mac.update("\x1f".join(parts).encode("utf-8", "surrogatepass") + b"\0\0\0\0")
+        return int.from_bytes(mac.digest(), "big")
+
     def stream(self, *parts: str) -> KeyedStream:
         """A keyed stream for ``parts`` (family, normalised value, attempt ...)."""
         return _new_stream(self._mac, "\x1f".join(parts).encode("utf-8", "surrogatepass"))
@@ -366,11 +380,11 @@ class Pseudonymizer:
             pool = _latin_pool(method, locale) if is_latin(original) else self._pool(method, locale)
             if pool:
                 return self._pick_from(pool, f"{family}\x1f{locale}", norm, original)
+        if len(self.locales) == 1:
+            return self._pick_from(self._pool(method, self.locales[0]), family, norm, original)
         for attempt in range(_MAX_ATTEMPTS):
             stream = self.stream(family, norm, str(attempt))
-            locale = (
-                self.locales[stream.below(len(self.locales))] if len(self.locales) > 1 else self.locales[0]
-            )
+            locale = self.locales[stream.below(len(self.locales))]
             pool = self._pool(method, locale)
             candidate = pool[stream.big() % len(pool)]
             if candidate.casefold() != original.casefold():
@@ -380,7 +394,7 @@ class Pseudonymizer:
     def _pick_from(self, pool: Sequence[str], family: str, norm: str, original: str) -> str:
         candidate = original
         for attempt in range(_MAX_ATTEMPTS):
-            candidate = pool[self.stream(family, norm, str(attempt)).big() % len(pool)]
+            candidate = pool[(self._first_block(family, norm, str(attempt)) & _MASK_64) % len(pool)]
             if candidate.casefold() != original.casefold():
                 return candidate
         return candidate
@@ -500,7 +514,7 @@ class Pseudonymizer:
         def make() -> str:
             candidate = token
             for attempt in range(_MAX_ATTEMPTS):
-                candidate = pool.pick(self.stream(family, norm, str(attempt)).big())
+                candidate = pool.pick(self._first_block(family, norm, str(attempt)) & _MASK_64)
                 if candidate.casefold() != norm:
                     break
             return candidate
@@ -735,10 +749,20 @@ class Pseudonymizer:
         norm = text.strip().casefold()
         folded = text.casefold()
         candidate = text
+        one_block = n_digits <= 18 and n_letters <= 12  # both draws fit the stream's first block
         for attempt in range(_MAX_ATTEMPTS):
-            stream = self.stream("chars", family, norm, str(attempt))
-            digits = stream.digits(n_digits)
-            letters = stream.letters(n_letters)
+            if one_block:  # the stream's draws, without the stream
+                acc = self._first_block("chars", family, norm, str(attempt))
+                digits = letters = ""
+                if n_digits:
+                    acc, value = divmod(acc, _TEN_POWERS[n_digits])
+                    digits = str(value).zfill(n_digits)
+                if n_letters:
+                    letters = _letters_of(acc % _TWENTY_SIX_POWERS[n_letters], n_letters)
+            else:
+                stream = self.stream("chars", family, norm, str(attempt))
+                digits = stream.digits(n_digits)
+                letters = stream.letters(n_letters)
             candidate = fmt.format(digits, letters, letters.upper())
             if candidate.casefold() != folded:
                 return candidate
@@ -1170,7 +1194,9 @@ class Pseudonymizer:
         if not pool:
             return self._pool_pick("state" if not abbreviated else "state_abbr", "state", stripped, stripped)
         for attempt in range(_MAX_ATTEMPTS):
-            candidate = pool[self.stream("state", stripped.casefold(), str(attempt)).big() % len(pool)]
+            candidate = pool[
+                (self._first_block("state", stripped.casefold(), str(attempt)) & _MASK_64) % len(pool)
+            ]
             if candidate.casefold() != stripped.casefold():
                 break
         return match_case(stripped, candidate) if abbreviated else candidate
@@ -1203,7 +1229,7 @@ class Pseudonymizer:
         lo, hi = int(min(min_days, max_days)), int(max(min_days, max_days))
         span = hi - lo + 1
         for attempt in range(_MAX_ATTEMPTS):
-            days = lo + self.stream("date", family, norm, str(attempt)).big() % span
+            days = lo + (self._first_block("date", family, norm, str(attempt)) & _MASK_64) % span
             if days != 0 or span == 1:
                 return days
         return days
