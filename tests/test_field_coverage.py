@@ -131,12 +131,10 @@ def test_warning_only_when_set_to_a_non_default_value():
         }
     )
     warned = {w.split(":")[0] for w in accepted_only_warnings(params)}
-    assert warned == {
+    assert warned == {  # time-series fields act now (timeseries.py): no warning
         "training.use_unsloth",
         "generation.attention_backend",
         "generation.structured_generation_schema_method",
-        "time_series.is_timeseries",
-        "time_series.timestamp_interval_seconds",
     }
 
 

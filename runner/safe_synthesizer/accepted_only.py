@@ -13,11 +13,6 @@ from typing import Any
 
 from .config import SafeSynthesizerParameters
 
-_NO_TIME_SERIES = (
-    "time-series mode is not implemented yet: the table is synthesised record by record (no timestamp "
-    "grid, order or start/stop); time_series.timestamp_column is only kept out of PII replacement"
-)
-
 # dotted field path -> why the field cannot act here
 ACCEPTED_ONLY: dict[str, str] = {
     "training.use_unsloth": "unsloth is not used; training runs on transformers + peft",
@@ -32,16 +27,10 @@ ACCEPTED_ONLY: dict[str, str] = {
         "the record grammar already allows 1 to max_sequences_per_example records per sequence; "
         "set data.max_sequences_per_example: 1 for one record per sequence"
     ),
-    "generation.enforce_timeseries_fidelity": _NO_TIME_SERIES,
     "generation.attention_backend": (
         "the generation engine runs the attention implementation the model was trained with "
         "(training.attn_implementation, recorded in the adapter); vLLM picks its own backend"
     ),
-    "time_series.is_timeseries": _NO_TIME_SERIES,
-    "time_series.timestamp_interval_seconds": _NO_TIME_SERIES,
-    "time_series.timestamp_format": _NO_TIME_SERIES,
-    "time_series.start_timestamp": _NO_TIME_SERIES,
-    "time_series.stop_timestamp": _NO_TIME_SERIES,
     "replace_pii.globals.classify.classify_model_provider": (
         "column classification runs locally (names + value recognisers); no remote model is called"
     ),

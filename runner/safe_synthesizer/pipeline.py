@@ -266,8 +266,15 @@ def _run(
         progress.update("split", 1, 1, f"train {len(train_raw)}, holdout {len(holdout)}")
     summary["split"] = split_info if isinstance(split_info, dict) else getattr(split_info, "__dict__", {})
 
+    # time series: training rows sorted by (series, time), the grid planned (timeseries.py)
+    ts_plan = None
+    run_params = params
+    if params.time_series.is_timeseries:
+        train_raw, ts_plan, run_params = _prepare_time_series(params, train_raw)
+        summary["time_series"] = ts_plan.to_summary()
+
     # replace PII (training split only; the holdout stays raw for evaluation)
-    train, pii_result = _replace_pii_stage(params, options, progress, timer, train_raw, summary)
+    train, pii_result = _replace_pii_stage(run_params, options, progress, timer, train_raw, summary)
 
     # resolve "auto", then train (or reuse an adapter)
     if device is None:
@@ -275,7 +282,7 @@ def _run(
 
         device = pick_device()
     adapter_dir = staging / "adapter"
-    trained = _train_stage(params, options, progress, timer, work, adapter_dir, train, pii_result, device)
+    trained = _train_stage(run_params, options, progress, timer, work, adapter_dir, train, pii_result, device)
     schema, resolved = trained.schema, trained.resolved
     summary["warnings"].extend(trained.warnings)
     summary.update(trained.summary_fields)
@@ -302,10 +309,10 @@ def _run(
 
     with timer.stage("generate"):
         if is_field_model(adapter_dir):
-            gen = _generate_field_stage(params, options, progress, adapter_dir, device, resolved, summary)
+            gen = _generate_field_stage(run_params, options, progress, adapter_dir, device, resolved, summary)
         else:
             gen = _generate_llm_stage(
-                params, options, progress, adapter_dir, device, resolved, schema, summary
+                run_params, options, progress, adapter_dir, device, resolved, schema, summary
             )
     summary["generation"] = gen.summary()
     synthetic, determined = apply_determined_columns(gen.data, schema)
@@ -316,6 +323,8 @@ def _run(
             for name, count in determined.items()
             if schema_column.name == name
         }
+    if ts_plan is not None:
+        synthetic = _apply_time_series(synthetic, ts_plan, summary)
     if len(synthetic) == 0:
         timer.failed_stage = "generate"
         if options.stop_requested.is_set():  # interrupted, not a property of the adapter: retry
@@ -343,7 +352,17 @@ def _run(
     if params.evaluation.enabled and not options.stop_requested.is_set():
         try:
             _evaluate_stage(
-                params, progress, timer, train_raw, holdout, synthetic, pii_result, summary, staging, resolved
+                params,
+                progress,
+                timer,
+                train_raw,
+                holdout,
+                synthetic,
+                pii_result,
+                summary,
+                staging,
+                resolved,
+                ts_plan,
             )
         except Exception as exc:  # noqa: BLE001 - evaluation must never cost the user the data
             log.error("evaluation failed: %s", type(exc).__name__)
@@ -351,6 +370,52 @@ def _run(
             summary["evaluation_error"] = traceback.format_exc(limit=5)[-2000:]
             partial_reason = partial_reason or "evaluation failed; the synthetic data is published"
     return _publish(params, options, progress, timer, staging, summary, partial_reason)
+
+
+def _prepare_time_series(
+    params: SafeSynthesizerParameters, train: pd.DataFrame
+) -> tuple[pd.DataFrame, Any, SafeSynthesizerParameters]:
+    """Sort the training split by (series, time) and plan the grid (:mod:`.timeseries`).
+
+    Returns the sorted split, the plan, and the parameters training and generation run with: the
+    order is the parsed timestamp (the rows are already in it), so ``data.order_training_examples_by``
+    is cleared for them (sorting the raw text would misorder formats such as ``%d/%m/%Y``)."""
+    from .timeseries import prepare_time_series
+
+    ts = params.time_series
+    ordered, plan = prepare_time_series(
+        train,
+        column=ts.timestamp_column,
+        group_by=params.data.group_training_examples_by,
+        order_by=params.data.order_training_examples_by,
+        fmt=ts.timestamp_format,
+        interval_seconds=ts.timestamp_interval_seconds,
+        start=ts.start_timestamp,
+        stop=ts.stop_timestamp,
+        enforce=params.generation.enforce_timeseries_fidelity,
+        dp=params.dp_enabled,
+    )
+    run_params = params
+    if params.data.order_training_examples_by:
+        run_params = params.model_copy(deep=True)
+        run_params.data.order_training_examples_by = None
+    return ordered, plan, run_params
+
+
+def _apply_time_series(synthetic: pd.DataFrame, plan: Any, summary: dict[str, Any]) -> pd.DataFrame:
+    """The grid (or sorted generated timestamps) on the generated series; counts to summary.json."""
+    from .timeseries import apply_time_series, grid_is_valid
+
+    synthetic, stats = apply_time_series(synthetic, plan)
+    summary.setdefault("time_series", {})["generated"] = stats
+    if not grid_is_valid(stats["grid"]):
+        check = stats["grid"]
+        summary["warnings"].append(
+            f"time_series: generated timestamps are off the grid ({check['gaps']} gaps, {check['duplicates']} "
+            f"duplicates, {check['off_grid']} off-grid steps, {check['out_of_range']} out of range); set "
+            "generation.enforce_timeseries_fidelity: true to assign them from the grid"
+        )
+    return synthetic
 
 
 @dataclass
@@ -844,6 +909,7 @@ def _evaluate_stage(
     summary: dict[str, Any],
     staging: Path,
     resolved: ResolvedConfig,
+    ts_plan: Any = None,
 ) -> None:
     from .evaluation import evaluate, render_report
 
@@ -858,6 +924,12 @@ def _evaluate_stage(
             seed=resolved.seed,
             progress=progress,
         )
+        if ts_plan is not None:  # beside SQS, not part of it
+            from .evaluation.time_series import time_series_metrics
+
+            result.metrics["time_series"] = time_series_metrics(
+                train_raw, holdout if len(holdout) else None, synthetic, plan=ts_plan, seed=resolved.seed
+            )
         (staging / "evaluation_metrics.json").write_text(result.to_json(), encoding="utf-8")
         (staging / "evaluation_report.html").write_text(
             render_report(result, title=f"Safe Synthesizer report: {summary['job']}"), encoding="utf-8"

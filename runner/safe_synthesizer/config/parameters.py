@@ -261,8 +261,9 @@ class GenerateParameters(Parameters):
     )
     enforce_timeseries_fidelity: bool = Field(
         False,
-        description="Accepted for NeMo compatibility, no effect until time-series mode exists "
-        "(warned about when set).",
+        description="Time-series mode: assign each generated series the timestamps start + i x interval "
+        "(no gaps, no duplicates, truncated at time_series.stop_timestamp). Off: generated timestamps are "
+        "kept, sorted within series, and off-grid steps are counted and warned about in summary.json.",
     )
     attention_backend: str = Field(
         AUTO,
@@ -389,26 +390,36 @@ class TimeSeriesParameters(Parameters):
 
     is_timeseries: bool = Field(
         False,
-        description="Treat the data as time series. Validated, no effect yet: time-series mode is not "
-        "implemented and the table is synthesised as records (warned about when set).",
+        description="Treat the data as time series: data.group_training_examples_by is the series key "
+        "(unset: one series), the order is timestamp_column, and generated series are checked (or, with "
+        "generation.enforce_timeseries_fidelity, assigned) against the timestamp grid; summary.json "
+        "time_series says what was done.",
     )
     timestamp_column: str | None = Field(
-        None, description="Column holding the timestamp; must exist, and is kept out of PII replacement."
+        None,
+        description="Column holding the timestamp (required in time-series mode; numbers are read as "
+        "elapsed seconds); kept out of PII replacement.",
     )
     timestamp_interval_seconds: int | None = Field(
         None,
         gt=0,
-        description="Fixed interval between records. Validated, no effect yet (warned about when set).",
+        description="Grid interval between consecutive records of a series; unset: inferred as the median "
+        "step within the training series (required under DP).",
     )
     timestamp_format: str | None = Field(
         None,
-        description="strftime format, or 'elapsed_seconds'. Validated, no effect yet (warned about when set).",
+        description="strftime format of the timestamps (also used to write them), or 'elapsed_seconds'; "
+        "unset: numbers are elapsed seconds, text uses the format guessed from its first value.",
     )
     start_timestamp: str | int | None = Field(
-        None, description="First timestamp of generated series. No effect yet (warned about when set)."
+        None,
+        description="First timestamp of every generated series when the grid is enforced (unset: the "
+        "series' first generated timestamp); rows before it count as out of range.",
     )
     stop_timestamp: str | int | None = Field(
-        None, description="Last timestamp of generated series. No effect yet (warned about when set)."
+        None,
+        description="Last allowed timestamp: an enforced series is truncated there; later rows count as "
+        "out of range.",
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ One metric per module, each module's docstring states its formula:
 * privacy: :mod:`.membership_inference`, :mod:`.attribute_inference`, aggregated by :mod:`.dps`;
   :mod:`.dcr` (DCR share, exact copies) and :mod:`.pii_replay` beside it;
 * :mod:`.utility` (train-synthetic-test-real), :mod:`.grading` (scales and grades);
+* :mod:`.time_series` (time-series mode only: autocorrelation, cross-correlation, interval regularity);
 * :func:`evaluate` runs everything, :func:`render_report` writes the self-contained HTML report.
 """
 

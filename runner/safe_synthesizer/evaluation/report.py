@@ -399,6 +399,35 @@ def _utility(m: dict) -> str:
 </section>"""
 
 
+def _time_series(m: dict) -> str:
+    """Time-series similarity (evaluation/time_series.py), synthetic beside the holdout; empty when
+    the run was not in time-series mode."""
+    ts = m.get("time_series")
+    if not ts:
+        return ""
+    syn, hold = ts.get("synthetic") or {}, ts.get("holdout") or {}
+    labels = [
+        ("autocorrelation_similarity", "Autocorrelation similarity (lags 1..k)"),
+        ("cross_correlation_similarity", "Cross-correlation similarity"),
+        ("interval_regularity", "Interval regularity (share of steps on the grid)"),
+        ("series", "Series"),
+        ("median_series_length", "Median series length"),
+    ]
+    rows = "".join(
+        f"<tr><td>{escape(label)}</td><td class='num'>{_num(syn.get(key), '{:.3f}' if key != 'series' else '{:,}')}</td>"
+        f"<td class='num'>{_num(hold.get(key), '{:.3f}' if key != 'series' else '{:,}') if hold else '—'}</td></tr>"
+        for key, label in labels
+    )
+    columns = ", ".join(escape(c) for c in ts.get("columns", [])) or "none"
+    return f"""
+<section id="time-series"><h2>Time series</h2>
+<div class="small muted">Numeric columns: {columns}; grid interval {_num(ts.get("interval_seconds"), "{:g}")} s;
+max lag {syn.get("max_lag")}. Compared with the training series; the holdout column is the level of unseen
+real series. Not part of SQS.</div>
+<table><tr><th>metric</th><th class="num">synthetic</th><th class="num">holdout</th></tr>{rows}</table>
+</section>"""
+
+
 def _footer(m: dict) -> str:
     t = m.get("timings_seconds", {})
     skipped = m.get("skipped_columns", {})
@@ -429,6 +458,7 @@ def render_report(result: EvaluationResult, title: str) -> str:
                 _text(m),
                 _privacy(result, m),
                 _utility(m),
+                _time_series(m),
                 _footer(m),
             ]
         )
