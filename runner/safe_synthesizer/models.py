@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .autoconfig import DEFAULT_SEED
+from .contract import ENV_CACHE
 from .errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class LoadedModel:
 
 def cache_root() -> Path:
     """Where downloaded and converted models live (``SAFE_SYNTH_CACHE`` or ``~/.cache/safe-synthesizer``)."""
-    root = os.environ.get("SAFE_SYNTH_CACHE") or Path.home() / ".cache" / "safe-synthesizer"
+    root = os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "safe-synthesizer"
     return Path(root)
 
 

@@ -47,6 +47,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .config.job import S3Settings
+from .contract import ENV_CACHE
 from .errors import DataSourceError, SafeSynthesizerError, TransientError
 
 S3Client: TypeAlias = Any
@@ -63,7 +64,7 @@ CREDENTIALS_HINT = (
     "AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN), which the runner receives as environment "
     "variables of the same names"
 )
-CACHE_ENV = "SAFE_SYNTH_CACHE"
+CACHE_ENV = ENV_CACHE
 
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _BAD_CREDENTIAL_CODES = {

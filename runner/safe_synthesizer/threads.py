@@ -26,7 +26,9 @@ import math
 import os
 from pathlib import Path
 
-ENV_OVERRIDE = "SAFE_SYNTH_THREADS"
+from .contract import ENV_THREADS
+
+ENV_OVERRIDE = ENV_THREADS
 WIDE_LOGITS = 8192  # output logits per record from which the field engine uses every usable CPU
 
 
