@@ -355,3 +355,20 @@ def test_cli_run_keeps_the_grid_and_records_what_it_did(tmp_path: Path):
     metrics = json.loads((out / "evaluation_metrics.json").read_text())
     assert metrics["time_series"]["synthetic"]["interval_regularity"] in (1.0, None)
     assert 'id="time-series"' in (out / "evaluation_report.html").read_text()
+
+
+def test_generation_reports_group_sizes_so_adjacent_groups_with_one_key_stay_apart():
+    from safe_synthesizer.config import GenerateParameters
+    from safe_synthesizer.generation.records import parse_sequence
+    from safe_synthesizer.schema import infer_schema
+    from safe_synthesizer.timeseries import series_blocks
+
+    schema = infer_schema(pd.DataFrame({"g": ["a", "b"] * 60, "t": [1, 2, 3] * 40, "v": [1.5, 2.5] * 60}))
+    sizes: list[int] = []
+    text = "a|1|1.5\na|2|2.5\n\na|1|1.5\n\nb|1|2.5\nb|2|1.5\nb|3|1.5\n\n"
+    records, _ = parse_sequence(text, schema, GenerateParameters(), "g", None, sizes)
+    assert sizes == [2, 1, 3] and len(records) == 6
+    frame = pd.DataFrame(records)
+    assert [len(b) for b in series_blocks(frame, "g", sizes)] == [2, 1, 3]
+    assert [len(b) for b in series_blocks(frame, "g")] == [3, 3]  # without sizes: runs of one key
+    assert [len(b) for b in series_blocks(frame, "g", [2, 2])] == [3, 3]  # sizes that do not fit: runs

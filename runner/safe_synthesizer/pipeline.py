@@ -323,8 +323,9 @@ def _run(
             for name, count in determined.items()
             if schema_column.name == name
         }
-    if ts_plan is not None:
-        synthetic = _apply_time_series(synthetic, ts_plan, summary)
+    if ts_plan is not None:  # the field engine cannot run grouped: group sizes come from the LLM path
+        sizes = gen.group_sizes if params.data.group_training_examples_by else None
+        synthetic = _apply_time_series(synthetic, ts_plan, summary, sizes)
     if len(synthetic) == 0:
         timer.failed_stage = "generate"
         if options.stop_requested.is_set():  # interrupted, not a property of the adapter: retry
@@ -402,11 +403,13 @@ def _prepare_time_series(
     return ordered, plan, run_params
 
 
-def _apply_time_series(synthetic: pd.DataFrame, plan: Any, summary: dict[str, Any]) -> pd.DataFrame:
+def _apply_time_series(
+    synthetic: pd.DataFrame, plan: Any, summary: dict[str, Any], group_sizes: list[int] | None
+) -> pd.DataFrame:
     """The grid (or sorted generated timestamps) on the generated series; counts to summary.json."""
     from .timeseries import apply_time_series, grid_is_valid
 
-    synthetic, stats = apply_time_series(synthetic, plan)
+    synthetic, stats = apply_time_series(synthetic, plan, group_sizes)
     summary.setdefault("time_series", {})["generated"] = stats
     if not grid_is_valid(stats["grid"]):
         check = stats["grid"]

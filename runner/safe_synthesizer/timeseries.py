@@ -250,11 +250,17 @@ def prepare_time_series(
     return ordered, plan
 
 
-def series_blocks(frame: pd.DataFrame, group_by: str | None) -> list[np.ndarray]:
-    """Row positions of each generated series: runs of consecutive rows with the same key (a
-    generated sequence), or the whole frame without a key."""
+def series_blocks(
+    frame: pd.DataFrame, group_by: str | None, sizes: list[int] | None = None
+) -> list[np.ndarray]:
+    """Row positions of each generated series: the groups generation reported (``sizes``: records
+    per group, in order), else runs of consecutive rows with the same key, or the whole frame
+    without a key."""
     if not group_by or not len(frame):
         return [np.arange(len(frame))] if len(frame) else []
+    if sizes and sum(sizes) == len(frame) and min(sizes) > 0:
+        ends = np.cumsum(sizes)
+        return [np.arange(end - size, end) for size, end in zip(sizes, ends, strict=True)]
     keys = frame[group_by].astype("string").fillna("\x00<NA>").to_numpy()
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], len(frame)]
@@ -289,11 +295,14 @@ def _relabel(keys: list[Any]) -> tuple[list[Any], int]:
     return out, relabelled
 
 
-def apply_time_series(synthetic: pd.DataFrame, plan: TimeSeriesPlan) -> tuple[pd.DataFrame, dict[str, Any]]:
+def apply_time_series(
+    synthetic: pd.DataFrame, plan: TimeSeriesPlan, group_sizes: list[int] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Give generated series unique keys, then the grid (enforced) or their own sorted timestamps.
 
-    Returns the new frame and the counts for summary.json (never values)."""
-    blocks = series_blocks(synthetic, plan.group_by)
+    ``group_sizes``: records per generated group (see :func:`series_blocks`). Returns the new frame
+    and the counts for summary.json (never values)."""
+    blocks = series_blocks(synthetic, plan.group_by, group_sizes)
     seconds, _, _ = parse_timestamps(synthetic[plan.column], _parse_format(plan), plan.column)
     keys: list[Any] = []
     if plan.group_by:

@@ -50,6 +50,7 @@ class GenerationResult:
     stop_reason: str | None = None
     seconds: float = 0.0
     engine: str = ""
+    group_sizes: list[int] = field(default_factory=list)  # grouped: records per kept group, in order
 
     @property
     def valid_fraction(self) -> float:
@@ -126,8 +127,10 @@ def parse_sequence(
     params: GenerateParameters,
     group_by: str | None = None,
     order_by: str | None = None,
+    group_sizes: list[int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records and invalid reasons from one generated sequence."""
+    """Records and invalid reasons from one generated sequence (grouped: ``group_sizes``, when
+    given, gets the record count of each kept group, so that callers know where groups end)."""
     records: list[dict[str, Any]] = []
     reasons: list[str] = []
     if not group_by:
@@ -179,6 +182,8 @@ def parse_sequence(
                     reasons.extend(["group_unordered"] * len(group))
                     continue
         records.extend(group)
+        if group_sizes is not None:
+            group_sizes.append(len(group))
     return records, reasons
 
 
@@ -216,7 +221,7 @@ def generate_records(
         texts = engine.generate(prompt, n, seeded)
         batch_valid = batch_invalid = 0
         for text in texts:
-            records, bad = parse_sequence(text, schema, params, group_by, order_by)
+            records, bad = parse_sequence(text, schema, params, group_by, order_by, result.group_sizes)
             collected.extend(records)
             reasons.update(bad)
             batch_valid += len(records)
