@@ -58,3 +58,16 @@ def test_worker_count_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert parallel.worker_count() == 1
     monkeypatch.delenv("SAFE_SYNTH_PII_WORKERS")
     assert 1 <= parallel.worker_count() <= parallel.MAX_WORKERS
+
+
+def test_worker_count_leaves_busy_cores_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAFE_SYNTH_PII_WORKERS", raising=False)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert parallel.worker_count() == 4
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert parallel.worker_count() == 3
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert parallel.worker_count() == 1
+    monkeypatch.setenv("SAFE_SYNTH_PII_WORKERS", "2")  # the setting wins over the load
+    assert parallel.worker_count() == 2
