@@ -317,7 +317,7 @@ def test_cli_run_keeps_the_grid_and_records_what_it_did(tmp_path: Path):
             "learning_rate": 0.004,
         },
         "generation": {
-            "num_records": 20,
+            "num_records": 12,
             "temperature": 0.8,
             "use_structured_generation": True,
             "enforce_timeseries_fidelity": True,
@@ -372,3 +372,59 @@ def test_generation_reports_group_sizes_so_adjacent_groups_with_one_key_stay_apa
     assert [len(b) for b in series_blocks(frame, "g", sizes)] == [2, 1, 3]
     assert [len(b) for b in series_blocks(frame, "g")] == [3, 3]  # without sizes: runs of one key
     assert [len(b) for b in series_blocks(frame, "g", [2, 2])] == [3, 3]  # sizes that do not fit: runs
+
+
+def test_grouped_record_grammar_closes_every_group_before_eos():
+    """Structured generation of groups: walks through the grouped grammar end with a closed group,
+    every line is a valid record, and the record cap holds across groups."""
+    import random
+
+    from safe_synthesizer.config import GenerateParameters
+    from safe_synthesizer.generation.grammar import RecordGrammar
+    from safe_synthesizer.generation.records import parse_sequence
+    from safe_synthesizer.schema import infer_schema
+
+    schema = infer_schema(_series_table(3, 20))
+    grammar = RecordGrammar(schema, max_records=6, grouped=True)
+    rng = random.Random(3)
+    blank_lines = 0
+    for _ in range(60):
+        out = b""
+        for _ in range(5000):
+            allowed, eos_ok = grammar.allowed(out)
+            if eos_ok and (not allowed or rng.random() < 0.3):
+                break
+            ends = [b for b in allowed if b in (ord("|"), ord("\n"))]
+            out += bytes([rng.choice(ends) if ends and rng.random() < 0.3 else rng.choice(allowed)])
+        text = out.decode("utf-8", errors="replace")
+        assert text.endswith("\n\n"), "EOS before the group was closed"
+        lines = text.split("\n")[:-1]
+        assert 1 <= sum(1 for line in lines if line) <= 6
+        blank_lines += lines.count("")
+        sizes: list[int] = []
+        records, reasons = parse_sequence(
+            text,
+            schema,
+            GenerateParameters.model_validate({"validation": {"group_by_fix_non_unique_value": True}}),
+            "sensor",
+            None,
+            sizes,
+        )
+        assert reasons == [] and sum(sizes) == len(records) == sum(1 for line in lines if line)
+    assert blank_lines > 60  # several walks hold more than one group
+
+
+def test_grouped_record_regex_needs_closed_groups():
+    import re
+
+    from safe_synthesizer.generation.record_regex import record_regex
+    from safe_synthesizer.schema import infer_schema
+    from safe_synthesizer.serialization import encode_records
+
+    frame = _series_table(2, 3)
+    schema = infer_schema(frame)
+    lines = encode_records(frame, schema)
+    pattern = re.compile(record_regex(schema, 1, grouped=True))
+    closed = "\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n\n"
+    assert pattern.fullmatch(closed)
+    assert not pattern.fullmatch("\n".join(lines) + "\n")  # no blank line: the group is not closed

@@ -663,19 +663,22 @@ def _generate_llm_stage(
     tokens_per_record = float(card.get("tokens_per_record") or 64)
     per_sequence = card.get("max_sequences_per_example") or 10
     prompt_tokens = engine.prompt_tokens(card["prompt"])
-    max_new = int(
-        min(card["max_seq_length"] - prompt_tokens - 1, tokens_per_record * 1.3 * per_sequence + 16)
-    )
+    grouped = bool(params.data.group_training_examples_by)
+    room = card["max_seq_length"] - prompt_tokens - 1
+    # grouped: max_sequences_per_example counts groups of unknown length, so a sequence may hold up
+    # to num_records records (each group's blank line included) within the context
+    records_cap = generation.num_records if grouped else per_sequence
+    max_new = int(min(room, tokens_per_record * 1.3 * records_cap + records_cap + 16))
     regex = grammar = None
     if generation.use_structured_generation:
         from .generation.grammar import RecordGrammar
         from .generation.record_regex import record_regex
 
         if engine.supports_grammar():
-            grammar = RecordGrammar(schema, per_sequence)
+            grammar = RecordGrammar(schema, records_cap, grouped=grouped)
             summary["structured_generation"] = "record grammar (byte-level logits processor)"
         elif engine.supports_regex():
-            regex = record_regex(schema, per_sequence)
+            regex = record_regex(schema, per_sequence, grouped=grouped)
             summary["structured_generation"] = f"record grammar as a regex ({engine.name})"
         else:
             summary["warnings"].append(

@@ -146,16 +146,27 @@ class FieldRule:
 
 
 class RecordGrammar:
-    """The whole record: fields in order, separators, newline, then another record or EOS."""
+    """The whole record: fields in order, separators, newline, then another record or EOS.
 
-    def __init__(self, schema: TableSchema, max_records: int) -> None:
+    ``grouped``: groups of records each closed by a blank line (the grouped training text); EOS only
+    after a closed group, and ``max_records`` counts records over all groups."""
+
+    def __init__(self, schema: TableSchema, max_records: int, grouped: bool = False) -> None:
         self.rules = [FieldRule.for_column(c) for c in schema.columns]
         self.max_records = max(1, max_records)
+        self.grouped = grouped
 
     def allowed(self, generated: bytes) -> tuple[list[int], bool]:
         """(allowed next bytes, whether EOS is allowed) after ``generated`` (the text after the prompt)."""
         records = generated.split(b"\n")
         done, current = len(records) - 1, records[-1]
+        if not current and self.grouped:
+            done = sum(1 for r in records[:-1] if r)
+            open_group = done > 0 and bool(records[-2])  # a record just ended: a blank line closes it
+            if done >= self.max_records:
+                return ([NEWLINE], False) if open_group else ([], True)
+            first, _ = self._field_state(0, b"")
+            return ([*first, NEWLINE] if open_group else first), done > 0 and not open_group
         if not current:
             if done >= self.max_records:
                 return [], True

@@ -122,7 +122,10 @@ def field_regex(column: ColumnSchema) -> str:
     return f"(?:{body})?" if column.nullable else body
 
 
-def record_regex(schema: TableSchema, max_records: int) -> str:
-    """One to ``max_records`` records, each ending with a newline."""
+def record_regex(schema: TableSchema, max_records: int, grouped: bool = False) -> str:
+    """One to ``max_records`` records, each ending with a newline; ``grouped``: one or more groups
+    of records, each closed by a blank line (the token limit bounds their number)."""
     record = r"\|".join(field_regex(c) for c in schema.columns) + r"\n"
+    if grouped:
+        return f"(?:(?:{record})+\\n)+"
     return f"(?:{record}){{1,{max(1, max_records)}}}"
