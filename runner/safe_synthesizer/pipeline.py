@@ -312,7 +312,15 @@ def _run(
             gen = _generate_field_stage(run_params, options, progress, adapter_dir, device, resolved, summary)
         else:
             gen = _generate_llm_stage(
-                run_params, options, progress, adapter_dir, device, resolved, schema, summary
+                run_params,
+                options,
+                progress,
+                adapter_dir,
+                device,
+                resolved,
+                schema,
+                summary,
+                records_per_sequence=ts_plan.longest_series if ts_plan is not None else None,
             )
     summary["generation"] = gen.summary()
     synthetic, determined = apply_determined_columns(gen.data, schema)
@@ -654,8 +662,12 @@ def _generate_llm_stage(
     resolved: ResolvedConfig,
     schema: TableSchema,
     summary: dict[str, Any],
+    records_per_sequence: int | None = None,
 ) -> Any:
-    """Generate with the LLM engine (vLLM on GPU, transformers on CPU), optionally grammar-constrained."""
+    """Generate with the LLM engine (vLLM on GPU, transformers on CPU), optionally grammar-constrained.
+
+    ``records_per_sequence`` caps the records of one grouped sequence (time series: the longest
+    training series); otherwise a grouped sequence may hold up to ``num_records``."""
     from .generation import SamplingSettings, generate_records
 
     generation = params.generation
@@ -667,7 +679,7 @@ def _generate_llm_stage(
     room = card["max_seq_length"] - prompt_tokens - 1
     # grouped: max_sequences_per_example counts groups of unknown length, so a sequence may hold up
     # to num_records records (each group's blank line included) within the context
-    records_cap = generation.num_records if grouped else per_sequence
+    records_cap = (records_per_sequence or generation.num_records) if grouped else per_sequence
     max_new = int(min(room, tokens_per_record * 1.3 * records_cap + records_cap + 16))
     regex = grammar = None
     if generation.use_structured_generation:

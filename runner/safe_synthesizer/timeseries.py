@@ -63,6 +63,7 @@ class TimeSeriesPlan:
     enforce: bool
     training_series: int
     fallback_start: float | None = None  # median training series start (None under DP)
+    longest_series: int | None = None  # records in the longest training series (None under DP)
 
     def to_summary(self) -> dict[str, Any]:
         """The plan as summary.json shows it (timestamps formatted as in the data)."""
@@ -246,6 +247,7 @@ def prepare_time_series(
         enforce=enforce,
         training_series=len(series),
         fallback_start=None if dp else float(np.median([s[0] for s in series if len(s)])),
+        longest_series=None if dp else max(len(s) for s in series),
     )
     return ordered, plan
 
