@@ -680,7 +680,8 @@ def _generate_llm_stage(
     # grouped: max_sequences_per_example counts groups of unknown length, so a sequence may hold up
     # to num_records records (each group's blank line included) within the context
     records_cap = (records_per_sequence or generation.num_records) if grouped else per_sequence
-    max_new = int(min(room, tokens_per_record * 1.3 * records_cap + records_cap + 16))
+    blank_lines = records_cap if grouped else 0  # a group's closing blank line, at most one per record
+    max_new = int(min(room, tokens_per_record * 1.3 * records_cap + blank_lines + 16))
     regex = grammar = None
     if generation.use_structured_generation:
         from .generation.grammar import RecordGrammar
