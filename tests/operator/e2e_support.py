@@ -48,6 +48,19 @@ JOB_SA = f"{FULLNAME}-job"
 DEMO_CSV = ROOT / "runner" / "safe_synthesizer" / "demo" / "adult_pii_demo.csv"
 STAND_IN_RUNNER = Path(__file__).resolve().parent / "stand_in_runner.py"
 
+# A CPU runner configuration that finishes a whole job in 15-40 s (the examples' defaults train for
+# minutes): shared by the end-to-end, SDK and chart-Deployment tests.
+SMALL_CONFIG: dict[str, Any] = {
+    "training": {
+        "pretrained_model": "builtin:tiny-llama",
+        "num_input_records_to_sample": 64,
+        "batch_size": 16,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 0.004,
+    },
+    "generation": {"num_records": 10, "use_structured_generation": True},
+}
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""

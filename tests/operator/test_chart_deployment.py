@@ -17,23 +17,13 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_support import CHART, Cluster, demo_slice, free_port, ssj_manifest, wait_for
+from e2e_support import CHART, SMALL_CONFIG, Cluster, demo_slice, free_port, ssj_manifest, wait_for
 
 pytestmark = pytest.mark.cluster
 
 NAMESPACE = "ssj-chart"
 FULLNAME = "ssj-chart"
 BUCKET = "chart-deployment"
-SMALL_CONFIG: dict[str, Any] = {
-    "training": {
-        "pretrained_model": "builtin:tiny-llama",
-        "num_input_records_to_sample": 64,
-        "batch_size": 16,
-        "gradient_accumulation_steps": 1,
-        "learning_rate": 0.004,
-    },
-    "generation": {"num_records": 10, "use_structured_generation": True},
-}
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_support import JOB_SA, ROOT, OperatorProcess, Release, ssj_manifest, wait_for
+from e2e_support import JOB_SA, ROOT, SMALL_CONFIG, OperatorProcess, Release, ssj_manifest, wait_for
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -26,17 +26,6 @@ pytestmark = pytest.mark.cluster
 
 GROUP, VERSION, PLURAL = "safesynthesizer.io", "v1alpha1", "safesynthesizerjobs"
 JOB_TIMEOUT = 240
-# A CPU configuration that finishes in seconds (the example's defaults would train for minutes).
-SMALL_CONFIG: dict[str, Any] = {
-    "training": {
-        "pretrained_model": "builtin:tiny-llama",
-        "num_input_records_to_sample": 64,
-        "batch_size": 16,
-        "gradient_accumulation_steps": 1,
-        "learning_rate": 0.004,
-    },
-    "generation": {"num_records": 10, "use_structured_generation": True},
-}
 
 
 @pytest.fixture(scope="module")

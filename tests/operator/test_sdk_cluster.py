@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from e2e_support import ROOT, OperatorProcess, Release, demo_slice
+from e2e_support import ROOT, SMALL_CONFIG, OperatorProcess, Release, demo_slice
 
 from safe_synthesizer.sdk import (
     PROJECT_LABEL,
@@ -33,16 +33,6 @@ pytestmark = pytest.mark.cluster
 
 BUCKET = "safe-synth-demo"
 JOB_TIMEOUT = 300
-SMALL_CONFIG: dict[str, Any] = {  # as test_e2e: a whole job in 15-40 s on a CPU
-    "training": {
-        "pretrained_model": "builtin:tiny-llama",
-        "num_input_records_to_sample": 64,
-        "batch_size": 16,
-        "gradient_accumulation_steps": 1,
-        "learning_rate": 0.004,
-    },
-    "generation": {"num_records": 10, "use_structured_generation": True},
-}
 
 
 @pytest.fixture(scope="module")
