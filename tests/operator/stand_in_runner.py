@@ -9,6 +9,9 @@ operator mounted (``--config``), and writes the runner's termination message to
 
 * ``dataSource`` containing ``missing`` -> exit 1 with ``{"status": "failed", "reason":
   "InvalidInput", "exitCode": 1, ...}`` (what the real runner does for a missing S3 object);
+* ``dataSource`` containing ``novalid`` -> exit 4 with ``{"status": "failed", "reason":
+  "NoValidRecords", "exitCode": 4, ...}`` and links to the published summary and logs (what the
+  real runner does when its adapter makes no valid record: ``tests/test_failed_run.py``);
 * ``dataSource`` containing ``slow`` -> the same success after 4 s (a job that holds its GPU for a
   while: the queue admission test);
 * otherwise -> exit 0 with ``{"status": "succeeded", "results": [...], "scores": {...}}``.
@@ -53,6 +56,21 @@ def main(argv: list[str] | None = None) -> int:
         target.write_text(failed.to_text(), encoding="utf-8")
         print(f"error: {failed.message}", file=sys.stderr)
         return 1
+    if "novalid" in spec["dataSource"]:
+        failed = TerminationMessage(
+            status="failed",
+            reason="NoValidRecords",
+            exitCode=4,
+            retryable=False,
+            message="generation made no valid record (stand-in)",
+            results=[
+                ResultRef(id="summary", format="json", canonical=False, url=output + "summary.json"),
+                ResultRef(id="logs", format="jsonl", canonical=False, url=output + "logs.jsonl"),
+            ],
+        )
+        target.write_text(failed.to_text(), encoding="utf-8")
+        print(f"error: {failed.message}", file=sys.stderr)
+        return 4
     if "slow" in spec["dataSource"]:
         time.sleep(4)
     succeeded = TerminationMessage(
