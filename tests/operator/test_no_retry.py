@@ -33,14 +33,18 @@ def cr(release: Release, name: str) -> dict[str, Any]:
     return release.cluster.kubectl_json("get", "ssj", name, "-n", release.namespace)
 
 
-@pytest.mark.parametrize(("source", "reason", "code"), [("novalid", "NoValidRecords", 4), ("missing", "InvalidInput", 1)])
+@pytest.mark.parametrize(
+    ("source", "reason", "code"), [("novalid", "NoValidRecords", 4), ("missing", "InvalidInput", 1)]
+)
 def test_a_deterministic_failure_is_not_retried(
     release: Release, stand_in_operator: OperatorProcess, source: str, reason: str, code: int
 ) -> None:
     name = f"no-retry-{code}"
     output = f"s3://safe-synth-demo/output/{name}/"
     spec = {"dataSource": f"s3://safe-synth-demo/input/{source}.csv", "output": output}
-    release.cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(ssj_manifest(name, release.namespace, spec)))
+    release.cluster.kubectl(
+        "apply", "-f", "-", stdin=yaml.safe_dump(ssj_manifest(name, release.namespace, spec))
+    )
     body = wait_for(
         lambda: (b := cr(release, name)) and (b.get("status") or {}).get("phase") == "Failed" and b,
         90,
@@ -54,7 +58,9 @@ def test_a_deterministic_failure_is_not_retried(
     )["items"]
     assert job["spec"]["backoffLimit"] > 0  # a retry was allowed, and the policy did not spend it
     assert job["status"]["failed"] == 1 and not job["status"].get("active"), job["status"]
-    assert any(c["type"] == "Failed" and c["reason"] == "PodFailurePolicy" for c in job["status"]["conditions"])
+    assert any(
+        c["type"] == "Failed" and c["reason"] == "PodFailurePolicy" for c in job["status"]["conditions"]
+    )
     pods = release.cluster.kubectl_json(
         "get", "pods", "-n", release.namespace, "-l", f"safesynthesizer.io/job={name}"
     )["items"]
