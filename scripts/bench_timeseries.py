@@ -12,7 +12,7 @@ Runs this project's CLI (``--device cpu`` unless ``--device``) with ``time_serie
 
 * grid validity, recomputed here from synthetic_data.csv (gaps, duplicates, off-grid steps,
   out-of-range rows, unparseable timestamps) and the counts from summary.json;
-* autocorrelation, cross-correlation similarity and interval regularity of the synthetic series next
+* autocorrelation, cross-correlation, per-step distribution similarity and interval regularity of the synthetic series next
   to the holdout's (evaluation_metrics.json ``time_series``);
 * generated rows identical to an input row (training or holdout) on every column, and on every
   column but the (grid-assigned) year; both must be 0 or are listed as a finding;
@@ -182,7 +182,12 @@ def main() -> int:
         f"-> {'VALID' if grid_is_valid(check) else 'INVALID'}"
     )
     print(f"{'metric':<34}{'synthetic':>10}{'holdout':>10}")
-    for key in ("autocorrelation_similarity", "cross_correlation_similarity", "interval_regularity"):
+    for key in (
+        "autocorrelation_similarity",
+        "cross_correlation_similarity",
+        "step_distribution_similarity",
+        "interval_regularity",
+    ):
         print(f"{key:<34}{_fmt(syn.get(key)):>10}{_fmt(hold.get(key)):>10}")
     print(
         f"max lag {syn['max_lag']}; training interval regularity {metrics['training']['interval_regularity']}"

@@ -255,6 +255,57 @@ def test_identical_series_score_one_and_shuffled_series_score_lower():
     assert _similarity(train, decoupled)["cross_correlation_similarity"] < 0.9
 
 
+def _trend_table(n_series: int = 6, length: int = 30, seed: int = 3) -> pd.DataFrame:
+    """Series that start low and climb (x) with noise; y independent noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_series):
+        for i in range(length):
+            stamp = pd.Timestamp("2024-03-01") + pd.Timedelta(hours=i)
+            rows.append(
+                {
+                    "sensor": f"s{s}",
+                    "ts": stamp.strftime("%Y-%m-%d %H:%M:%S"),
+                    "x": round(i + rng.normal(), 3),
+                    "y": round(rng.normal(), 3),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_step_distributions_catch_a_series_run_backwards_that_the_acf_cannot_see():
+    train = _trend_table()
+    same = _similarity(train, train)
+    assert same["step_distribution_similarity"] == 1.0
+    assert same["step_distribution_by_step"] == [1.0] * 10  # 30 steps in 10 buckets
+    reversed_in_time = train.copy()
+    for _, rows in reversed_in_time.groupby("sensor").groups.items():
+        reversed_in_time.loc[rows, ["x", "y"]] = reversed_in_time.loc[rows, ["x", "y"]].to_numpy()[::-1]
+    score = _similarity(train, reversed_in_time)
+    # the autocorrelation of a reversed series is the same, and so is every pooled marginal
+    assert score["autocorrelation_similarity"] == pytest.approx(1.0, abs=1e-9)
+    # x's level is wrong at the ends (y, noise, only differs by sampling): 0.34 measured
+    assert score["step_distribution_similarity"] < 0.5
+    curve = score["step_distribution_by_step"]
+    assert curve[0] < 0.5 and curve[-1] < 0.5 and max(curve) > curve[0]
+
+
+def test_step_distributions_use_the_training_deciles_and_ignore_steps_past_the_median_length():
+    train = _trend_table(n_series=4, length=20)
+    longer = pd.concat(
+        [train, _trend_table(n_series=4, length=40, seed=8).assign(sensor=lambda f: f["sensor"] + "x")]
+    )
+    seconds, _, _ = parse_timestamps(longer["ts"], None, "ts")
+    train_seconds, _, _ = parse_timestamps(train["ts"], None, "ts")
+    common = {"columns": ["x", "y"], "group_by": "sensor", "interval": 3600.0}
+    result = time_series_similarity(
+        train, longer, train_seconds=train_seconds, other_seconds=seconds, **common
+    )
+    # the first 20 steps of the longer series follow the same trend: only the noise differs
+    assert result["step_distribution_similarity"] > 0.8
+    assert len(result["step_distribution_by_step"]) == 10
+
+
 def test_interval_regularity_counts_off_grid_steps():
     train = _series_table(1, 5)
     seconds, _, _ = parse_timestamps(train["ts"], None, "ts")
@@ -289,6 +340,7 @@ def test_report_has_a_time_series_section_only_in_time_series_mode():
     metrics = {"time_series": time_series_metrics(train, train, train, plan=plan)}
     html = render_report(EvaluationResult(sqs=None, dps=None, metrics=metrics), title="t")
     assert 'id="time-series"' in html and "Autocorrelation similarity" in html
+    assert "Value distributions by step" in html and "Per-step value distributions" in html
     assert 'id="time-series"' not in render_report(EvaluationResult(None, None, {}), title="t")
 
 

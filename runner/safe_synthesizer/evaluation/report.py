@@ -409,6 +409,7 @@ def _time_series(m: dict) -> str:
     labels = [
         ("autocorrelation_similarity", "Autocorrelation similarity (lags 1..k)"),
         ("cross_correlation_similarity", "Cross-correlation similarity"),
+        ("step_distribution_similarity", "Per-step value distributions (1 − TV, mean over steps)"),
         ("interval_regularity", "Interval regularity (share of steps on the grid)"),
         ("series", "Series"),
         ("median_series_length", "Median series length"),
@@ -419,12 +420,29 @@ def _time_series(m: dict) -> str:
         for key, label in labels
     )
     columns = ", ".join(escape(c) for c in ts.get("columns", [])) or "none"
+    syn_curve, hold_curve = (
+        syn.get("step_distribution_by_step") or [],
+        hold.get("step_distribution_by_step") or [],
+    )
+    step_rows = "".join(
+        f"<tr><td>{b + 1}</td><td class='num'>{_num(v, '{:.3f}')}</td>"
+        f"<td class='num'>{_num(hold_curve[b], '{:.3f}') if b < len(hold_curve) else '—'}</td></tr>"
+        for b, v in enumerate(syn_curve)
+    )
+    steps = (
+        f"""<h3>Value distributions by step</h3><div class="small muted">Steps of a series in {len(syn_curve)}
+equal buckets (1 = the first records); per bucket, 1 − total variation of the binned values, mean over columns.</div>
+<table><tr><th>step bucket</th><th class="num">synthetic</th><th class="num">holdout</th></tr>{step_rows}</table>"""
+        if syn_curve
+        else ""
+    )
     return f"""
 <section id="time-series"><h2>Time series</h2>
 <div class="small muted">Numeric columns: {columns}; grid interval {_num(ts.get("interval_seconds"), "{:g}")} s;
 max lag {syn.get("max_lag")}. Compared with the training series; the holdout column is the level of unseen
 real series. Not part of SQS.</div>
 <table><tr><th>metric</th><th class="num">synthetic</th><th class="num">holdout</th></tr>{rows}</table>
+{steps}
 </section>"""
 
 

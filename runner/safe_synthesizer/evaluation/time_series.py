@@ -15,6 +15,15 @@ timestamp. Up to ``MAX_SERIES`` series per table are used (a seeded sample).
   ``= 1 − mean_{i<j} |C̄_real(i,j) − C̄_syn(i,j)| / 2`` (needs two numeric columns).
 * **Interval regularity**: the share of consecutive steps within series equal to the grid interval
   (relative tolerance 1e-6), for each table.
+* **Per-step value distributions.** Step t is a record's position in its sorted series (0 = first).
+  Steps t < L, ``L = min(MAX_STEPS, median real length)``, fall into ``B = min(STEP_BUCKETS, L)``
+  buckets ``b(t) = ⌊t·B/L⌋``. For column c, values are binned on the deciles of the training
+  column (edges shared by both tables); ``p_{c,b}`` and ``q_{c,b}`` are the two tables' binned
+  distributions of the values at the steps of bucket b. **Step distribution similarity**
+  ``= mean_{c,b} (1 − ½ Σ_bin |p_{c,b} − q_{c,b}|)`` over the (column, bucket) cells both tables
+  fill; ``step_distribution_by_step`` is its mean over columns per bucket (the curve the report
+  shows). It catches a series whose values are right overall but at the wrong time (a trend
+  reversed, a level that starts where it should end), which the ACF and pooled marginals miss.
 
 The holdout is scored against the training table the same way (its series are real but unseen):
 the level a faithful generator can reach. Not part of SQS. Aggregates only, never values.
@@ -30,6 +39,8 @@ import pandas as pd
 NAME = "time_series"
 MAX_LAG = 10
 MAX_SERIES = 500
+MAX_STEPS = 50
+STEP_BUCKETS = 10
 
 
 def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
@@ -101,6 +112,57 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float | None:
     return round(float(1 - np.abs(a[both] - b[both]).mean() / 2), 4)
 
 
+def _decile_edges(series: list[tuple[np.ndarray, np.ndarray]], n_columns: int) -> list[np.ndarray]:
+    """Inner decile edges of each training column (unique, so a point mass is one bin)."""
+    values = np.concatenate([v for _, v in series]) if series else np.empty((0, n_columns))
+    edges = []
+    for c in range(n_columns):
+        x = values[:, c]
+        x = x[~np.isnan(x)]
+        edges.append(np.unique(np.quantile(x, np.linspace(0.1, 0.9, 9))) if len(x) else np.array([]))
+    return edges
+
+
+def _step_histograms(
+    series: list[tuple[np.ndarray, np.ndarray]], edges: list[np.ndarray], length: int, buckets: int
+) -> np.ndarray:
+    """Counts (column, bucket, bin) of the values at the steps t < length of every series."""
+    n_bins = max((len(e) for e in edges), default=0) + 1
+    counts = np.zeros((len(edges), buckets, n_bins))
+    for _, values in series:
+        steps = min(len(values), length)
+        bucket = (np.arange(steps) * buckets) // length
+        for c, e in enumerate(edges):
+            x = values[:steps, c]
+            ok = ~np.isnan(x)
+            np.add.at(counts[c], (bucket[ok], np.searchsorted(e, x[ok], side="right")), 1)
+    return counts
+
+
+def step_distribution_similarity(
+    real: list[tuple[np.ndarray, np.ndarray]], other: list[tuple[np.ndarray, np.ndarray]], n_columns: int
+) -> tuple[float | None, list[float | None]]:
+    """The module docstring's step distribution similarity and its per-bucket curve."""
+    lengths = [len(ts) for ts, _ in real]
+    if not n_columns or not lengths or not other:
+        return None, []
+    length = int(min(MAX_STEPS, max(1, int(np.median(lengths)))))
+    buckets = min(STEP_BUCKETS, length)
+    edges = _decile_edges(real, n_columns)
+    p, q = _step_histograms(real, edges, length, buckets), _step_histograms(other, edges, length, buckets)
+    p_total, q_total = p.sum(axis=2, keepdims=True), q.sum(axis=2, keepdims=True)
+    filled = (p_total[..., 0] > 0) & (q_total[..., 0] > 0)
+    if not filled.any():
+        return None, []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tv = 0.5 * np.abs(p / p_total - q / q_total).sum(axis=2)
+    similarity = np.where(filled, 1 - tv, np.nan)
+    curve = [
+        round(float(np.nanmean(similarity[:, b])), 4) if filled[:, b].any() else None for b in range(buckets)
+    ]
+    return round(float(np.nanmean(similarity)), 4), curve
+
+
 def interval_regularity(series: list[tuple[np.ndarray, np.ndarray]], interval: float) -> float | None:
     """Share of within-series steps equal to ``interval`` (None without any step)."""
     diffs = np.concatenate([np.diff(ts[~np.isnan(ts)]) for ts, _ in series]) if series else np.array([])
@@ -120,7 +182,7 @@ def time_series_similarity(
     interval: float,
     seed: int = 5,
 ) -> dict[str, Any]:
-    """The three figures of the module docstring for ``other`` against ``train``."""
+    """The figures of the module docstring for ``other`` against ``train``."""
     real = _series(train, columns, train_seconds, group_by, seed)
     syn = _series(other, columns, other_seconds, group_by, seed)
     lengths = [len(ts) for ts, _ in real]
@@ -134,6 +196,8 @@ def time_series_similarity(
         "cross_correlation_similarity": None,
         "interval_regularity": interval_regularity(syn, interval),
         "autocorrelation_by_column": {},
+        "step_distribution_similarity": None,
+        "step_distribution_by_step": [],
     }
     if columns and real and syn:
         acf_real = _mean_acf(real, len(columns), max_lag)
@@ -142,6 +206,8 @@ def time_series_similarity(
         out["autocorrelation_by_column"] = {
             c: _similarity(acf_real[i], acf_syn[i]) for i, c in enumerate(columns)
         }
+        step, curve = step_distribution_similarity(real, syn, len(columns))
+        out["step_distribution_similarity"], out["step_distribution_by_step"] = step, curve
         if len(columns) >= 2:
             upper = np.triu_indices(len(columns), k=1)
             out["cross_correlation_similarity"] = _similarity(
