@@ -10,7 +10,8 @@ Importing this module never imports torch (only pydantic and :mod:`safe_synthesi
 
       {"status": "succeeded|partial|failed", "results": [ResultRef...], "scores": {"sqs", "dps"},
        "epsilonSpent": 7.9, "message": "...", "warnings": ["..."],   # warnings only when any
-       "reason": "NoValidRecords", "exitCode": 4, "retryable": false}    # failed runs only
+       "reason": "NoValidRecords", "exitCode": 4, "retryable": false,   # failed runs only
+       "shard": {"index": 2, "count": 4, "seed": 123, "records": 250}}   # generation shards only
 
   A key is written only when the writer set it (a succeeded run writes ``scores``/``epsilonSpent``
   even when null, a failed one never writes ``scores``), so the bytes stay what they were before
@@ -61,9 +62,11 @@ __all__ = [
     "ResultsIndex",
     "RunStatus",
     "Scores",
+    "ShardReport",
     "TerminationMessage",
     "cap_warnings",
     "parse_result_ref",
+    "parse_shard_report",
     "parse_termination_message",
     "progress_status",
     "termination_text",
@@ -120,10 +123,32 @@ _WIRE_KEYS = (
     "epsilonSpent",
     "message",
     "warnings",
+    "shard",
 )
 #: At most this many run warnings travel in a termination message, each cut to MAX_WARNING characters.
 MAX_WARNINGS = 10
 MAX_WARNING = 300
+
+
+class ShardReport(BaseModel):
+    """What one generation shard (``run generate --shards N``) made: the operator's per-shard status."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int = Field(..., ge=0, description="The shard (the Indexed Job's completion index).")
+    count: int = Field(..., ge=1, description="How many shards the run has.")
+    seed: int | None = Field(None, ge=0, description="The shard's generation seed.")
+    records: int | None = Field(None, ge=0, description="Valid records the shard published.")
+
+
+def parse_shard_report(value: Any) -> ShardReport | None:
+    """A termination message's ``shard`` read leniently; None when absent or malformed."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return ShardReport.model_validate(value)
+    except ValueError:
+        return None
 
 
 class TerminationMessage(BaseModel):
@@ -147,6 +172,7 @@ class TerminationMessage(BaseModel):
         description="The run's warnings (accepted-only config fields, PII columns left unchanged, ...): "
         f"at most {MAX_WARNINGS}, each at most {MAX_WARNING} characters; written only when there are any.",
     )
+    shard: ShardReport | None = Field(None, description="Generation shards only: what this shard made.")
     is_json: bool = Field(True, exclude=True)
 
     def to_wire(self) -> dict[str, Any]:
@@ -158,7 +184,7 @@ class TerminationMessage(BaseModel):
             value = getattr(self, key)
             if key == "results":
                 value = [r.model_dump(exclude_none=True) for r in value]
-            elif key == "scores" and value is not None:
+            elif key in ("scores", "shard") and value is not None:
                 value = value.model_dump()
             data[key] = value
         return data
@@ -186,7 +212,11 @@ def termination_text(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, separators=(",", ":"), default=str)
     if len(text) <= TERMINATION_LIMIT:
         return text
-    slim = {k: payload[k] for k in ("status", "reason", "scores", "epsilonSpent", "message") if k in payload}
+    slim = {
+        k: payload[k]
+        for k in ("status", "reason", "scores", "epsilonSpent", "message", "shard")
+        if k in payload
+    }
     kept = [
         {k: r[k] for k in ("id", "format", "canonical", "url") if k in r}
         for r in payload.get("results") or []
@@ -261,6 +291,7 @@ def parse_termination_message(text: str | None) -> TerminationMessage | None:
         epsilonSpent=epsilon if epsilon is not None and epsilon >= 0 else None,
         message=str(message)[:MAX_MESSAGE] if message is not None else None,
         warnings=cap_warnings(data.get("warnings")),
+        shard=parse_shard_report(data.get("shard")),
     )
 
 

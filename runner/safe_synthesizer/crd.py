@@ -211,6 +211,14 @@ def spec_schema() -> dict[str, Any]:
             "fieldPath": ".order_training_examples_by",
         }
     )
+    generation = config["properties"]["generation"]
+    generation.setdefault("x-kubernetes-validations", []).append(
+        {
+            "rule": "!has(self.shards) || !has(self.num_records) || self.shards <= self.num_records",
+            "message": "generation.shards must be at most generation.num_records",
+            "fieldPath": ".shards",
+        }
+    )
     schema["x-kubernetes-validations"] = [
         {
             "rule": "!(has(self.pretrainedModelJob) && has(self.config) && has(self.config.training) && "

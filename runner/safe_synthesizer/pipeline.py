@@ -49,13 +49,15 @@ class RunOptions:
     data_source: str
     output: str
     s3: S3Settings = field(default_factory=S3Settings)
-    mode: str = "full"  # full | train | generate
+    mode: str = "full"  # full | train | generate | merge
     adapter_source: str | None = None  # generation only: an earlier output prefix or adapter folder
     hf_token: str | None = None
     pseudonym_key: bytes | None = None
     device: str | None = None
     job_name: str = "safe-synthesizer"
     work_dir: Path | None = None
+    shard: Any = None  # generate: one generation shard (sharding.Shard), published to <output>/shards/<i>/
+    shard_count: int | None = None  # merge: how many shards to merge (default generation.shards)
     # Set (e.g. by the CLI's SIGTERM handler) to stop at the next step or batch and publish what exists.
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     _client: Any = field(default=None, repr=False)
@@ -218,6 +220,8 @@ def run_pipeline(
 
     summary["cpu_threads"] = configure_threads()
     try:
+        if options.mode == "merge":
+            return _run_merge(params, options, progress, timer, work, summary)
         return _run(params, options, progress, timer, work, summary, options.device)
     except Exception as exc:
         outcome = _publish_failure(params, options, progress, timer, work / "out", summary, exc)
@@ -243,6 +247,14 @@ def _run(
     staging = work / "out"
     staging.mkdir(parents=True, exist_ok=True)
     partial_reason: str | None = None
+    if options.shard is not None:  # one generation shard: its share, no PII replacement, no evaluation
+        params = _shard_params(params, options.shard)
+    elif params.generation.shards > 1 and options.mode != "train":
+        summary["warnings"].append(
+            f"generation.shards is {params.generation.shards}: shards run as separate pods on Kubernetes "
+            "(or `run generate --shards N --shard-index i`, then `run merge`); this run generated every "
+            "record in one process"
+        )
     from .accepted_only import accepted_only_warnings
 
     summary["warnings"].extend(accepted_only_warnings(params))
@@ -284,6 +296,9 @@ def _run(
     adapter_dir = staging / "adapter"
     trained = _train_stage(run_params, options, progress, timer, work, adapter_dir, train, pii_result, device)
     schema, resolved = trained.schema, trained.resolved
+    if options.shard is not None:  # the shard's own seed (sharding.shard_seed), recorded in its summary
+        resolved.seed = options.shard.seed
+        summary["shard"] = options.shard.to_summary()
     summary["warnings"].extend(trained.warnings)
     summary.update(trained.summary_fields)
     if trained.privacy:
@@ -356,6 +371,9 @@ def _run(
         write_table(synthetic, staging / "synthetic_data.csv")
         write_table(synthetic, staging / "synthetic_data.parquet")
     summary["rows_out"] = int(len(synthetic))
+    if options.shard is not None:  # the adapter stays where training published it (not copied N times)
+        summary["shard"]["records"] = int(len(synthetic))
+        shutil.rmtree(adapter_dir, ignore_errors=True)
 
     # evaluate + report (a failure here keeps the data; a stop request skips it to publish in time)
     if params.evaluation.enabled and not options.stop_requested.is_set():
@@ -974,8 +992,10 @@ def _publish(
     staging: Path,
     summary: dict[str, Any],
     partial_reason: str | None,
+    extra_results: list[ResultRef] | None = None,
 ) -> RunOutcome:
-    """Upload everything, summary and results index last (a reader that sees the index sees all)."""
+    """Upload everything, summary and results index last (a reader that sees the index sees all).
+    ``extra_results`` lists what is already at the output (the merge step: the training's adapter)."""
     status = "partial" if partial_reason else "succeeded"
     summary["status"] = status
     if partial_reason:
@@ -983,7 +1003,7 @@ def _publish(
     summary["config"] = params.model_dump(mode="json")
     with timer.stage("publish"):
         files = [p for p in sorted(staging.rglob("*")) if p.is_file()]
-        results = _upload_files(options, progress, staging, files)
+        results = _upload_files(options, progress, staging, files) + list(extra_results or [])
     summary["timings_seconds"] = timer.seconds
     results = _upload_summary_and_index(options, staging, summary, results)
     progress.update("publish", 1, 1, f"results at {options.output}")
@@ -1093,3 +1113,152 @@ def _upload_summary_and_index(
     index_url = storage.join_url(options.output, "results.json")
     storage.upload_file(index_path, index_url, options.client_for(index_url))
     return results
+
+
+# -- sharded generation (the generation.shards extension; see sharding.py) ------------------------
+
+
+def _shard_params(params: SafeSynthesizerParameters, shard: Any) -> SafeSynthesizerParameters:
+    """The parameters one generation shard runs with: its share of the records, and neither PII
+    replacement (it trains nothing) nor evaluation (the merge step evaluates the whole table)."""
+    generation = params.generation.model_copy(update={"num_records": shard.num_records, "shards": 1})
+    evaluation = params.evaluation.model_copy(update={"enabled": False})
+    return params.model_copy(
+        update={"generation": generation, "evaluation": evaluation, "enable_replace_pii": False}
+    )
+
+
+_CARRIED_FROM_TRAINING = ("training", "privacy", "engine", "resolved_config", "pii_columns_generated")
+
+
+def _read_json(url: str, options: RunOptions) -> dict[str, Any] | None:
+    """A published JSON object (a summary), or None when it does not exist or is not JSON."""
+    try:
+        data = json.loads(storage.read_bytes(url, options.client_for(url)))
+    except (UserInputError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _run_merge(
+    params: SafeSynthesizerParameters,
+    options: RunOptions,
+    progress: Progress,
+    timer: StageTimer,
+    work: Path,
+    summary: dict[str, Any],
+) -> RunOutcome:
+    """``run merge``: the shards' records (index order, exactly ``num_records``), evaluated and
+    published as the run's canonical outputs (:mod:`.sharding`)."""
+    from . import sharding
+
+    staging = work / "out"
+    staging.mkdir(parents=True, exist_ok=True)
+    count = options.shard_count or params.generation.shards
+    num_records = params.generation.num_records
+    partial_reason: str | None = None
+
+    # the shards: every one must have published a summary and its data
+    with timer.stage("read_shards"):
+        progress.update("merge", 0, count, f"reading {count} shards")
+        frames: list[pd.DataFrame] = []
+        shards: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for index in range(count):
+            prefix = sharding.shard_output(options.output, index)
+            shard_summary = _read_json(storage.join_url(prefix, "summary.json"), options)
+            status = (shard_summary or {}).get("status")
+            if shard_summary is None or status not in ("succeeded", "partial"):
+                missing.append(f"{index} ({'nothing published' if shard_summary is None else status})")
+                continue
+            data_url = storage.join_url(prefix, "synthetic_data.parquet")
+            local = storage.download_to(
+                data_url, work / "shards" / f"{index}.parquet", options.client_for(data_url)
+            )
+            frame = pd.read_parquet(local)
+            frames.append(frame)
+            info = shard_summary.get("shard") or {}
+            shards.append(
+                {
+                    "index": index,
+                    "status": status,
+                    "seed": info.get("seed"),
+                    "num_records": info.get("num_records"),
+                    "records": int(len(frame)),
+                    "url": storage.join_url(prefix, "synthetic_data.csv"),
+                }
+            )
+            progress.update("merge", index + 1, count, f"read shard {index}")
+        if missing:
+            raise UserInputError(
+                f"cannot merge: shard(s) {', '.join(missing)} of {count} have no usable output under "
+                f"{sharding.shard_output(options.output, 0).rsplit('/0/', 1)[0]}/; run `safe-synthesizer run "
+                f"generate --shards {count} --shard-index <i>` for each of them first"
+            )
+        repeated = sharding.duplicate_seeds([s["seed"] for s in shards if s["seed"] is not None])
+        if repeated:
+            raise UserInputError(f"cannot merge: shards share the seed(s) {repeated}; re-run those shards")
+        synthetic, shortfall = sharding.merge_frames(frames, num_records)
+    summary["shards"] = shards
+    if shortfall:
+        partial_reason = (
+            f"the {count} shards made {len(synthetic)} valid records of {num_records}; published them all"
+        )
+        summary["warnings"].append(partial_reason)
+
+    # what the training step recorded (adapter, DP ledger, engine), when it ran into this output
+    trained = _read_json(storage.join_url(options.output, "summary.json"), options) or {}
+    if trained.get("mode") in ("train", "merge"):  # a failed merge before this one kept them too
+        for key in _CARRIED_FROM_TRAINING:
+            if key in trained:
+                summary[key] = trained[key]
+
+    # the split and the PII replacement of the training split, as the one-pod run (evaluation input)
+    with timer.stage("load"):
+        min_rows = MIN_ROWS if params.data.holdout > 0 else MIN_ROWS_NO_HOLDOUT
+        table = load_table(options.data_source, options.client_for(options.data_source), min_rows=min_rows)
+    summary["rows_in"] = int(len(table))
+    summary["columns"] = int(table.shape[1])
+    with timer.stage("write_data"):
+        write_table(synthetic, staging / "synthetic_data.csv")
+        write_table(synthetic, staging / "synthetic_data.parquet")
+    summary["rows_out"] = int(len(synthetic))
+    if params.evaluation.enabled and not options.stop_requested.is_set():
+        try:
+            train_raw, holdout, split_info = split_holdout(table, params.data, run_seed(params))
+            summary["split"] = (
+                split_info if isinstance(split_info, dict) else getattr(split_info, "__dict__", {})
+            )
+            _, pii_result = _replace_pii_stage(params, options, progress, timer, train_raw, summary)
+            seed = (summary.get("resolved_config") or {}).get("seed", run_seed(params))
+            evaluated = _EvaluationSeed(seed=int(seed))
+            _evaluate_stage(
+                params,
+                progress,
+                timer,
+                train_raw,
+                holdout,
+                synthetic,
+                pii_result,
+                summary,
+                staging,
+                evaluated,
+            )
+        except Exception as exc:  # noqa: BLE001 - evaluation must never cost the user the data
+            log.error("evaluation failed: %s", type(exc).__name__)
+            summary["warnings"].append(f"evaluation failed ({type(exc).__name__}: {str(exc)[:300]})")
+            summary["evaluation_error"] = traceback.format_exc(limit=5)[-2000:]
+            partial_reason = partial_reason or "evaluation failed; the synthetic data is published"
+    extra: list[ResultRef] = []
+    if (summary.get("training") or {}).get("adapter_dir"):  # the training step's adapter: same output
+        extra.append(
+            ResultRef(id="adapter", format="directory", url=storage.join_url(options.output, "adapter/"))
+        )
+    return _publish(params, options, progress, timer, staging, summary, partial_reason, extra)
+
+
+@dataclass
+class _EvaluationSeed:
+    """The one field of :class:`ResolvedConfig` that evaluation reads."""
+
+    seed: int

@@ -2,6 +2,10 @@
 
 ``run --config job.yaml`` runs everything; ``run train`` stops after saving the adapter;
 ``run generate --adapter <earlier output>`` generates (and evaluates) with an earlier adapter.
+Sharded generation (``generation.shards``, :mod:`safe_synthesizer.sharding`): ``run generate --shards N
+--shard-index i`` generates shard ``i`` into ``<output>/shards/<i>/`` (index default
+``$JOB_COMPLETION_INDEX``, adapter default the output itself), ``run merge`` publishes the canonical
+outputs from all shards.
 The config may be a ``SafeSynthesizerJob`` manifest (its ``dataSource``/``output``/``s3`` are used)
 or a bare config (then ``--data-source`` and ``--output`` say where).
 
@@ -28,6 +32,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .autoconfig import run_seed
 from .config import ConfigError, S3Settings, SafeSynthesizerJob, load_job_or_config
 from .contract import (
     DEFAULT_TERMINATION_LOG,
@@ -37,6 +42,7 @@ from .contract import (
     ENV_STATUS_FILE,
     ENV_TERMINATION_LOG,
     Scores,
+    ShardReport,
     TerminationMessage,
     cap_warnings,
 )
@@ -48,6 +54,7 @@ from .staging import new_staging_dir, remove_staging_dir
 
 if TYPE_CHECKING:
     from .pipeline import RunOutcome
+    from .sharding import Shard
 
 EXIT_CODES_HELP = """exit codes:
   0  succeeded (also partial results: summary.json says partial and why)
@@ -68,7 +75,12 @@ def add_run_parser(sub: Any) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("phase", nargs="?", choices=["train", "generate"], help="only train, or only generate")
+    run.add_argument(
+        "phase",
+        nargs="?",
+        choices=["train", "generate", "merge"],
+        help="only train, only generate, or merge generation shards (see --shards)",
+    )
     run.add_argument(
         "--config", "-c", required=True, help="SafeSynthesizerJob manifest or bare config (YAML/JSON)"
     )
@@ -78,6 +90,17 @@ def add_run_parser(sub: Any) -> None:
     run.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     run.add_argument("--work-dir", help="local staging folder (default: a temporary one)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--shards",
+        type=int,
+        help="generate: this run is one of N generation shards (writes <output>/shards/<i>/); "
+        "merge: how many shards to merge (default generation.shards)",
+    )
+    run.add_argument(
+        "--shard-index",
+        type=int,
+        help="generate with --shards: which shard, 0..N-1 (default $JOB_COMPLETION_INDEX)",
+    )
 
 
 class JsonLogHandler(logging.Handler):
@@ -161,6 +184,14 @@ def success_payload(outcome: RunOutcome) -> TerminationMessage:
     warnings = cap_warnings(summary.get("warnings"))
     if warnings:  # the operator shows them as the CR's Warnings condition
         payload.warnings = warnings
+    shard = summary.get("shard")
+    if isinstance(shard, dict):  # a generation shard: the operator's per-shard status
+        payload.shard = ShardReport(
+            index=shard["index"],
+            count=shard["count"],
+            seed=shard.get("seed"),
+            records=summary.get("rows_out", 0),
+        )
     return payload
 
 
@@ -186,6 +217,12 @@ def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
     adapter = args.adapter or os.environ.get(ENV_ADAPTER_URL)
     mode = args.phase or ("generate" if adapter else "full")
     key = os.environ.get(ENV_PSEUDONYM_KEY)
+    shard = _shard_from(args, params, mode)
+    if shard is not None:
+        from .sharding import shard_output
+
+        adapter = adapter or output  # the training step published its adapter there
+        output = shard_output(output, shard.index)
     options = RunOptions(
         data_source=data_source,
         output=output,
@@ -196,8 +233,37 @@ def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
         pseudonym_key=key.encode() if key else None,
         device=args.device,
         job_name=name,
+        shard=shard,
+        shard_count=args.shards if mode == "merge" else None,
     )
     return params, options
+
+
+def _shard_from(args: argparse.Namespace, params: Any, mode: str) -> Shard | None:
+    """The generation shard this run is (``--shards``/``--shard-index``), or None; ConfigError when
+    the command line asks for something impossible."""
+    if args.shards is not None and args.shards < 1:
+        raise ConfigError([], f"--shards must be at least 1, got {args.shards}")
+    if mode == "merge" or (args.shards is None and args.shard_index is None):
+        return None
+    if mode != "generate":
+        raise ConfigError([], "--shards/--shard-index need the generate phase: `run generate --shards N ...`")
+    from .sharding import ENV_COMPLETION_INDEX, plan_shard
+
+    count = args.shards or params.generation.shards
+    index = args.shard_index
+    if index is None:
+        env_index = os.environ.get(ENV_COMPLETION_INDEX, "")
+        if not env_index.isdigit():
+            raise ConfigError(
+                [], f"--shards needs --shard-index (or ${ENV_COMPLETION_INDEX}: an Indexed Job's pod)"
+            )
+        index = int(env_index)
+    total = params.generation.num_records
+    try:
+        return plan_shard(total, count, index, run_seed(params))
+    except ValueError as exc:
+        raise ConfigError([], str(exc)) from exc
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ LrScheduler = Literal[
 
 StructuredGenerationBackend = Literal["auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer"]
 StructuredGenerationSchemaMethod = Literal["regex", "json_schema"]
+MAX_GENERATION_SHARDS = 100  # Safe Synthesizer extension generation.shards: pods per job
 
 
 class DataParameters(Parameters):
@@ -273,6 +274,27 @@ class GenerateParameters(Parameters):
     validation: GenerationValidationParameters = Field(
         default_factory=GenerationValidationParameters, description="Validation of grouped records."
     )
+    shards: int = Field(
+        1,
+        ge=1,
+        le=MAX_GENERATION_SHARDS,
+        description="Safe Synthesizer extension (not in NeMo): split generation across this many pods "
+        "on Kubernetes (an Indexed Job after a training Job, then a merge Job that publishes the "
+        "canonical outputs and the evaluation). Each shard generates its share of num_records (sizes "
+        "differ by at most 1) with its own seed from the same adapter; a failed shard is retried alone. "
+        "Fine with differential privacy (generation is post-processing). Not with time series or "
+        "enable_synthesis: false. At most num_records. A local `safe-synthesizer run` generates in one "
+        "process (see `run generate --shard-index`).",
+    )
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> GenerateParameters:
+        if self.shards > self.num_records:
+            raise ValueError(
+                f"shards ({self.shards}) must be at most num_records ({self.num_records}): "
+                "every shard generates at least one record"
+            )
+        return self
 
 
 class LegacyPrivacyHyperparams(Parameters):
@@ -481,4 +503,17 @@ class SafeSynthesizerParameters(Parameters):
             )
         if self.training.use_unsloth is True:
             raise ValueError("with differential privacy, training.use_unsloth must be false or 'auto'")
+        return self
+
+    @model_validator(mode="after")
+    def _check_shards(self) -> SafeSynthesizerParameters:
+        if self.generation.shards == 1:
+            return self
+        if self.time_series.is_timeseries:
+            raise ValueError(
+                "generation.shards > 1 is not supported in time-series mode (series keys and the grid "
+                "are assigned within one generation run); set generation.shards: 1"
+            )
+        if not self.enable_synthesis:
+            raise ValueError("generation.shards > 1 needs enable_synthesis: true (nothing is generated)")
         return self
