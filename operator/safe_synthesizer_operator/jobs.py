@@ -14,6 +14,14 @@ Queues (Kueue and the like): the CR's labels and annotations named in the operat
 copied to the Job; a Job with a queue name is created with ``spec.suspend: true`` and the queue's
 admission controller unsuspends it when it admits it (the protocol of Kueue, TrainJob, RayJob).
 ``spec.managedBy`` is passed through as the Job's ``spec.managedBy``.
+
+Sharded generation (``config.generation.shards`` N > 1) runs as three Jobs per run, sharing one
+ConfigMap (that of :func:`job_name`): ``<name>-train`` (``run train``; skipped with
+``pretrainedModelJob``), ``<name>-gen``, an Indexed Job (``completionMode: Indexed``,
+completions = parallelism = N, ``backoffLimitPerIndex`` = ``spec.backoffLimit`` so a failed shard
+is retried alone, ``FailIndex`` instead of ``FailJob`` for the exit codes a retry cannot fix, so the
+other shards still finish; ``run generate --shards N`` reads ``$JOB_COMPLETION_INDEX``), then
+``<name>-merge`` (``run merge --shards N``). Without shards the Job is exactly as before.
 """
 
 from __future__ import annotations
@@ -39,6 +47,10 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_JOB = "safesynthesizer.io/job"
 LABEL_JOB_UID = "safesynthesizer.io/job-uid"
 LABEL_RUN = "safesynthesizer.io/run"
+LABEL_STEP = "safesynthesizer.io/step"  # sharded runs only: train, generate or merge
+STEP_TRAIN, STEP_GENERATE, STEP_MERGE = "train", "generate", "merge"
+STEPS = (STEP_TRAIN, STEP_GENERATE, STEP_MERGE)
+_STEP_SUFFIX = {STEP_TRAIN: "train", STEP_GENERATE: "gen", STEP_MERGE: "merge"}
 CONTAINER = "runner"
 CONFIG_DIR = "/etc/safe-synthesizer"
 CONFIG_FILE = "job.yaml"
@@ -86,6 +98,23 @@ def job_name(cr_name: str, uid: str, generation: int) -> str:
     room = MAX_NAME - len("ssj-") - 1 - _HASH_LEN
     stem = cr_name[:room].rstrip("-")
     return f"ssj-{stem}-{digest}"
+
+
+def step_job_name(cr_name: str, uid: str, generation: int, step: str) -> str:
+    """A sharded run's Job for ``step``: ``ssj-<name>-<hash8>-<train|gen|merge>``, at most 63
+    characters (the stem is shortened to fit)."""
+    digest = hashlib.sha256(f"{uid}/{generation}".encode()).hexdigest()[:_HASH_LEN]
+    suffix = _STEP_SUFFIX[step]
+    room = MAX_NAME - len("ssj-") - 1 - _HASH_LEN - 1 - len(suffix)
+    stem = cr_name[:room].rstrip("-")
+    return f"ssj-{stem}-{digest}-{suffix}"
+
+
+def shard_count(raw_spec: dict[str, Any]) -> int:
+    """``config.generation.shards`` of a stored spec (1 when absent or not a number)."""
+    generation = ((raw_spec.get("config") or {}).get("generation")) or {}
+    value = generation.get("shards", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 
 
 def config_map_name(name_of_job: str) -> str:
@@ -232,6 +261,7 @@ def _env(
     owner: Owner,
     settings: OperatorSettings,
     adapter_url: str | None,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": contract.ENV_TERMINATION_LOG, "value": TERMINATION_LOG},
@@ -242,7 +272,7 @@ def _env(
         {"name": "XDG_CACHE_HOME", "value": f"{CACHE_DIR}/xdg"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
-    if settings.progress_reporting:
+    if settings.progress_reporting and progress:
         env += [
             {"name": contract.ENV_CR_NAME, "value": owner.name},
             {"name": contract.ENV_CR_NAMESPACE, "value": owner.namespace},
@@ -301,9 +331,15 @@ def build_job(
     service_account: str | None = None,
     cr_labels: dict[str, str] | None = None,
     cr_annotations: dict[str, str] | None = None,
+    step: str | None = None,
+    shards: int = 1,
+    run_name: str | None = None,
 ) -> dict[str, Any]:
-    """The batch/v1 Job for one run (see the module docstring)."""
+    """The batch/v1 Job for one run, or for one ``step`` of a sharded run (see the module docstring;
+    ``run_name``: the run's :func:`job_name`, whose ConfigMap a step's Job mounts)."""
     pod_labels = labels(owner, owner.generation)
+    if step is not None:
+        pod_labels[LABEL_STEP] = step
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         # On SIGTERM the runner stops at the next step or batch and publishes what it has (partial
@@ -324,8 +360,10 @@ def build_job(
                 "image": spec.image or settings.runner_image,
                 "imagePullPolicy": settings.runner_image_pull_policy,
                 "command": list(settings.runner_command),
-                "args": ["--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
-                "env": _env(spec, owner, settings, adapter_url),
+                "args": _args(step, shards),
+                # N generation shards would overwrite each other's status.progress: the operator
+                # reports theirs (status.sharding)
+                "env": _env(spec, owner, settings, adapter_url, progress=step != STEP_GENERATE),
                 "resources": _resources(spec, settings),
                 "volumeMounts": _mounts(),
                 "terminationMessagePath": TERMINATION_LOG,
@@ -339,7 +377,7 @@ def build_job(
                 },
             }
         ],
-        "volumes": _volumes(settings, name_of_job),
+        "volumes": _volumes(settings, run_name or name_of_job),
     }
     env_from = _env_from(spec)
     if env_from:
@@ -382,6 +420,8 @@ def build_job(
         },
         "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
     }
+    if step == STEP_GENERATE:
+        _index_shards(job_spec, spec.backoffLimit, shards)
     if spec.activeDeadlineSeconds:
         job_spec["activeDeadlineSeconds"] = spec.activeDeadlineSeconds
     job_labels = {**propagated(cr_labels, settings.propagate_labels), **pod_labels}
@@ -405,3 +445,26 @@ def build_job(
         },
         "spec": job_spec,
     }
+
+
+def _args(step: str | None, shards: int) -> list[str]:
+    """The runner's arguments: ``--config <job.yaml>``, after the step of a sharded run."""
+    config = ["--config", f"{CONFIG_DIR}/{CONFIG_FILE}"]
+    if step is None:
+        return config
+    if step == STEP_TRAIN:
+        return [STEP_TRAIN, *config]
+    return [step, *config, "--shards", str(shards)]
+
+
+def _index_shards(job_spec: dict[str, Any], backoff_limit: int, shards: int) -> None:
+    """The generation step as an Indexed Job: one pod per shard, each index retried alone
+    (``backoffLimitPerIndex``), a non-retryable exit code fails only its index (``FailIndex``)."""
+    job_spec.pop("backoffLimit", None)  # with backoffLimitPerIndex the global limit stays unbounded
+    job_spec["completionMode"] = "Indexed"
+    job_spec["completions"] = shards
+    job_spec["parallelism"] = shards
+    job_spec["backoffLimitPerIndex"] = backoff_limit
+    for rule in job_spec["podFailurePolicy"]["rules"]:
+        if rule["action"] == "FailJob":
+            rule["action"] = "FailIndex"

@@ -20,6 +20,11 @@ requeue) calls :meth:`Reconciler.reconcile`, which
    with a ``resourceVersion`` lock; a conflict re-runs the reconcile), posting an Event per
    transition.
 
+Sharded generation (``config.generation.shards`` > 1, :meth:`Reconciler._reconcile_sharded`) runs
+the steps train → generate (an Indexed Job) → merge as three Jobs, one after the other; which step
+the run is at is kept in ``status.sharding.step`` (a finished step's Job may be gone, e.g. after
+its TTL), every shard's phase, attempts, records and seed in ``status.sharding.shards``.
+
 Reconciles of one CR never overlap: a trigger that finds one running marks the CR dirty and the
 running reconcile goes round once more.
 """
@@ -270,6 +275,10 @@ class Reconciler:
                         del self._stopped[(namespace, name)]
             return None
 
+        shards = jobs.shard_count(raw_spec)
+        if shards > 1:
+            return self._reconcile_sharded(cr, manifest, owner, current, owned, now, shards)
+
         desired_name = jobs.job_name(name, owner.uid, owner.generation)
         base = current
         waited = phase in (status.CANCELLED, status.SUSPENDED)
@@ -317,8 +326,12 @@ class Reconciler:
         job_name: str,
         base: dict[str, Any],
         now: str,
+        step: str | None = None,
+        shards: int = 1,
+        run_name: str | None = None,
     ) -> dict[str, Any] | tuple[dict[str, Any], float | None]:
-        """Create (or adopt) the run's ConfigMap and Job; or say why not yet (status, requeue)."""
+        """Create (or adopt) the run's ConfigMap and Job (or a sharded run's ``step`` Job, which
+        mounts the ConfigMap of ``run_name``); or say why not yet (status, requeue)."""
         spec = manifest.spec
         generation = cr["metadata"].get("generation")
         output = jobs.resolve_output(spec, owner, self.settings)
@@ -361,9 +374,13 @@ class Reconciler:
             service_account=self.settings.job_service_account,
             cr_labels=cr["metadata"].get("labels"),
             cr_annotations=cr["metadata"].get("annotations"),
+            step=step,
+            shards=shards,
+            run_name=run_name,
         )
         try:
-            self.kube.create_config_map(owner.namespace, jobs.build_config_map(owner, job_name, document))
+            config_map = jobs.build_config_map(owner, run_name or job_name, document)
+            self.kube.create_config_map(owner.namespace, config_map)
             job = self.kube.create_job(owner.namespace, body)
             self.metrics.jobs_created.inc()
             log.info("%s/%s: created Job %s", owner.namespace, owner.name, job_name)
@@ -457,7 +474,110 @@ class Reconciler:
     def _delete_run(self, namespace: str, job: dict[str, Any]) -> None:
         name = job["metadata"]["name"]
         self.kube.delete_job(namespace, name)
+        if ((job["metadata"].get("labels") or {}).get(jobs.LABEL_STEP)) is not None:
+            name = name.rsplit("-", 1)[0]  # a sharded run's step: the run's ConfigMap
         self.kube.delete_config_map(namespace, jobs.config_map_name(name))
+
+    # -- sharded generation ------------------------------------------------------------------
+
+    def _reconcile_sharded(
+        self,
+        cr: dict[str, Any],
+        manifest: SafeSynthesizerJob | None,
+        owner: jobs.Owner,
+        current: dict[str, Any],
+        owned: list[dict[str, Any]],
+        now: str,
+        shards: int,
+    ) -> float | None:
+        """A sharded run: train, then the generation Indexed Job, then merge (module docstring).
+
+        Walks the steps in order: a step whose Job completed hands over to the next (recorded in
+        ``status.sharding.step``, so a finished step's Job may be gone); the first unfinished step's
+        Job is created if missing and its state is the CR's; a failed step fails the run, keeping
+        the finished shards' data in ``results``."""
+        namespace, name, generation = owner.namespace, owner.name, cr["metadata"].get("generation")
+        raw_spec = cr.get("spec") or {}
+        run_name = jobs.job_name(name, owner.uid, owner.generation)
+        names = {step: jobs.step_job_name(name, owner.uid, owner.generation, step) for step in jobs.STEPS}
+        base = current
+        waited = current.get("phase") in (status.CANCELLED, status.SUSPENDED)
+        if waited or (current.get("jobName") and current.get("jobName") not in names.values()):
+            base = status.new_run_status(current, generation, now, resumed=waited)
+        for job in owned:
+            if job["metadata"]["name"] not in names.values():
+                log.info("%s/%s: deleting Job %s of an earlier run", namespace, name, job["metadata"]["name"])
+                self._delete_run(namespace, job)
+        by_name = {j["metadata"]["name"]: j for j in owned}
+        steps = list(jobs.STEPS)
+        if raw_spec.get("pretrainedModelJob"):
+            steps.remove(jobs.STEP_TRAIN)  # generation reuses that job's adapter
+        sharding = dict(base.get("sharding") or status.sharding_status(steps[0], shards))
+        reached = next((s for s in steps if status.SHARD_STEPS[s] == sharding.get("step")), steps[0])
+
+        for step in steps[steps.index(reached) :]:
+            job_name = names[step]
+            job = by_name.get(job_name)
+            if job is None:
+                created = status.get_condition(base.get("conditions") or [], "Created")
+                if base.get("jobName") == job_name and created and created.get("status") == "True":
+                    message = f"the Job {job_name} was deleted before it finished"
+                    desired = status.failed_status(base, generation, now, "JobDeleted", message)
+                    self._write(cr, current, desired)
+                    return None
+                if manifest is None:
+                    return None
+                outcome = self._start_run(
+                    cr, manifest, owner, job_name, base, now, step=step, shards=shards, run_name=run_name
+                )
+                if isinstance(outcome, tuple):
+                    desired, requeue = outcome
+                    self._write(cr, current, {**desired, "sharding": sharding})
+                    return requeue
+                job = outcome
+            if step == jobs.STEP_GENERATE:
+                uid = job["metadata"].get("uid")
+                pods = self.kube.list_pods(namespace, f"batch.kubernetes.io/controller-uid={uid}")
+                observation = status.observe_job(job, pods)
+                shard_list = status.observe_shards(job, pods, shards)
+                sharding = status.sharding_status(step, shards, shard_list)
+                if observation.condition_true("Failed") or observation.condition_true("FailureTarget"):
+                    desired = status.shards_failed_status(
+                        {**base, "jobName": job_name, "sharding": sharding},
+                        observation,
+                        shard_list,
+                        generation,
+                        now,
+                    )
+                    self._write(cr, current, desired)
+                    return self._ttl_delay(raw_spec, desired)
+                if not observation.condition_true("Complete"):
+                    desired = status.status_from_job(
+                        {**base, "sharding": sharding}, observation, generation, now
+                    )
+                    desired["progress"] = status.shard_progress(shard_list, now)
+                    if desired.get("phase") == status.RUNNING:
+                        desired["message"] = desired["progress"]["message"]
+                    self._write(cr, current, desired)
+                    return None
+                base = {**base, "sharding": {**sharding, "step": status.SHARD_STEPS[jobs.STEP_MERGE]}}
+                sharding = base["sharding"]
+                continue
+            observation = self._observe(namespace, job)
+            if step == jobs.STEP_MERGE or not observation.condition_true("Complete"):
+                desired = status.status_from_job({**base, "sharding": sharding}, observation, generation, now)
+                if desired.get("phase") == status.FAILED:
+                    desired["results"] = status.shard_results(
+                        sharding["shards"], desired.get("results") or []
+                    )
+                self._write(cr, current, desired)
+                if desired.get("phase") in status.FINISHED_PHASES:
+                    return self._ttl_delay(raw_spec, desired)
+                return None
+            # training done: the generation step next
+            sharding = {**sharding, "step": status.SHARD_STEPS[jobs.STEP_GENERATE]}
+            base = {**base, "sharding": sharding, "progress": None}
+        return None
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ class TerminationMessage:
     reason: str | None = None
     is_json: bool = True
     warnings: list[str] = field(default_factory=list)
+    shard: contract.ShardReport | None = None  # a generation shard's report
 
     @classmethod
     def from_contract(cls, message: contract.TerminationMessage) -> TerminationMessage:
@@ -102,6 +103,7 @@ class TerminationMessage:
             reason=message.reason,
             is_json=message.is_json,
             warnings=list(message.warnings),
+            shard=message.shard,
         )
 
 
@@ -290,6 +292,7 @@ def new_run_status(
         "jobName": None,
         "message": None,
         "observedGeneration": generation,
+        "sharding": None,
     }
     return status
 
@@ -604,3 +607,135 @@ def transitions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Transiti
                 )
             )
     return events
+
+
+# -- sharded generation (config.generation.shards > 1): status.sharding ---------------------------
+
+INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+SHARD_STEPS = {"train": "Train", "generate": "Generate", "merge": "Merge"}
+
+
+def parse_indexes(text: str | None) -> set[int]:
+    """An Indexed Job's ``completedIndexes``/``failedIndexes`` (``"0-2,5"``) as a set."""
+    found: set[int] = set()
+    for part in (text or "").split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            found.update(range(int(first), int(last or first) + 1))
+    return found
+
+
+def observe_shards(
+    job: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], total: int
+) -> list[dict[str, Any]]:
+    """Every shard of the generation Job (status.sharding.shards): phase from the Job's completed and
+    failed indexes and the index's newest pod, attempts = the index's pods, records and seed from the
+    succeeded pod's termination message (the runner's ``shard`` report)."""
+    st = job.get("status") or {}
+    completed, failed = parse_indexes(st.get("completedIndexes")), parse_indexes(st.get("failedIndexes"))
+    by_index: dict[int, list[Mapping[str, Any]]] = {}
+    for pod in pods:
+        value = ((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_ANNOTATION, "")
+        if str(value).isdigit():
+            by_index.setdefault(int(value), []).append(pod)
+    shards = []
+    for index in range(total):
+        attempts = sorted(
+            by_index.get(index, []), key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or ""
+        )
+        entry: dict[str, Any] = {"index": index, "phase": "Pending", "attempts": len(attempts)}
+        observed = [observe_pod(p) for p in attempts]
+        if index in completed:
+            entry["phase"] = "Succeeded"
+        elif index in failed:
+            entry["phase"] = "Failed"
+        elif observed and observed[-1].running:
+            entry["phase"] = "Running"
+        for pod in reversed(observed):
+            info = parse_termination_message(pod.termination_message)
+            if info is None or not info.is_json:
+                continue
+            if entry["phase"] == "Succeeded" and info.status in ("succeeded", "partial"):
+                if info.shard is not None:
+                    entry.update(records=info.shard.records, seed=info.shard.seed)
+                canonical = next((r["url"] for r in info.results if r.get("canonical")), None)
+                if canonical:
+                    entry["url"] = canonical
+                break
+            if entry["phase"] == "Failed":
+                entry["message"] = str(info.message or info.reason or "failed")[:MAX_EVENT_MESSAGE]
+                break
+        shards.append(entry)
+    return shards
+
+
+def sharding_status(step: str, total: int, shards: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``status.sharding`` for a run at ``step`` (train, generate, merge); shards default to Pending."""
+    listed = [
+        {k: v for k, v in s.items() if k != "message"}
+        for s in (shards or [{"index": i, "phase": "Pending", "attempts": 0} for i in range(total)])
+    ]
+    return {
+        "step": SHARD_STEPS[step],
+        "total": total,
+        "succeeded": sum(1 for s in listed if s["phase"] == "Succeeded"),
+        "failed": sum(1 for s in listed if s["phase"] == "Failed"),
+        "shards": listed,
+    }
+
+
+def shard_progress(shards: list[dict[str, Any]], now: str) -> dict[str, Any]:
+    """``status.progress`` while the shards run (the runner pods do not patch it then)."""
+    total = len(shards) or 1
+    done = sum(1 for s in shards if s["phase"] == "Succeeded")
+    running = sum(1 for s in shards if s["phase"] == "Running")
+    message = f"{done} of {total} generation shards done, {running} running"
+    return contract.progress_status("generate", 100.0 * done / total, message, now)
+
+
+def shard_results(shards: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``results`` plus the data of every finished shard (what survives a failed sharded run)."""
+    kept = [r for r in results if not str(r.get("id", "")).startswith("shard-")]
+    for shard in shards:
+        if shard.get("phase") == "Succeeded" and shard.get("url") and len(kept) < contract.MAX_RESULTS:
+            kept.append(
+                {"id": f"shard-{shard['index']}", "format": "csv", "canonical": False, "url": shard["url"]}
+            )
+    return kept
+
+
+def shards_failed_status(
+    current: Mapping[str, Any],
+    observation: JobObservation,
+    shards: list[dict[str, Any]],
+    generation: int | None,
+    now: str,
+) -> dict[str, Any]:
+    """The generation Job failed (an index spent its retries, or a deadline): Failed, with the
+    failed shards named, and the finished shards' data linked (``PartialResults``)."""
+    job_cond = (
+        observation.conditions.get("Failed") or observation.conditions.get("FailureTarget") or ("", "", "")
+    )
+    reason = job_cond[1] or "JobFailed"
+    failed = [s for s in shards if s["phase"] == "Failed"]
+    if failed:
+        why = "; ".join(f"shard {s['index']}: {s.get('message') or 'failed'}" for s in failed[:5])
+        message = f"{len(failed)} of {len(shards)} generation shards failed ({why}) (Job {observation.name} {reason})"
+    else:
+        message = f"the generation Job {observation.name} failed: {job_cond[2] or reason}"
+    done = [s for s in shards if s["phase"] == "Succeeded"]
+    status = dict(current)
+    status["results"] = shard_results(shards, list(current.get("results") or []))
+    conditions = list(current.get("conditions") or [])
+    if done:
+        conditions = set_condition(
+            conditions,
+            "PartialResults",
+            "True",
+            "FinishedShards",
+            f"{len(done)} of {len(shards)} shards finished; their data is linked in results (shard-<i>)",
+            generation,
+            now,
+        )
+    status["conditions"] = conditions
+    return failed_status(status, generation, now, reason, message)

@@ -205,6 +205,33 @@ class ResultRef(Parameters):
     sizeBytes: int | None = Field(None, ge=0)
 
 
+ShardPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+ShardingStep = Literal["Train", "Generate", "Merge"]
+
+
+class ShardStatus(Parameters):
+    """One generation shard (a completion index of the generation Job)."""
+
+    index: int = Field(..., ge=0, description="The shard: the Indexed Job's completion index.")
+    phase: ShardPhase = Field("Pending", description="Pending, Running, Succeeded or Failed.")
+    attempts: int = Field(
+        0, ge=0, description="Pods started for this shard (a failed shard is retried alone)."
+    )
+    records: int | None = Field(None, ge=0, description="Valid records the shard published.")
+    seed: int | None = Field(None, ge=0, description="The shard's generation seed.")
+    url: str | None = Field(None, max_length=4096, description="The shard's synthetic data.")
+
+
+class ShardingStatus(Parameters):
+    """Sharded generation (config.generation.shards > 1): the step running and every shard."""
+
+    step: ShardingStep = Field(..., description="Train, Generate (the Indexed Job) or Merge.")
+    total: int = Field(..., ge=1, description="Number of generation shards.")
+    succeeded: int = Field(0, ge=0, description="Shards finished.")
+    failed: int = Field(0, ge=0, description="Shards failed for good (their retries spent).")
+    shards: list[ShardStatus] = Field(default_factory=list, max_length=100, description="Per shard.")
+
+
 class SafeSynthesizerJobStatus(Parameters):
     """Observed state, written by the operator."""
 
@@ -221,6 +248,10 @@ class SafeSynthesizerJobStatus(Parameters):
     jobName: str | None = Field(None, description="The batch/v1 Job running this.")
     message: str | None = Field(None, max_length=32768, description="Human-readable state or failure reason.")
     observedGeneration: int | None = Field(None, description="The spec generation this status reflects.")
+    sharding: ShardingStatus | None = Field(
+        None,
+        description="Sharded generation only (config.generation.shards > 1): steps and per-shard progress.",
+    )
 
 
 class ObjectMeta(Parameters):
