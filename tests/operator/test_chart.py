@@ -180,3 +180,62 @@ def test_values_schema_refuses_misspelt_keys_and_wrong_types(sets: tuple[str, ..
         timeout=60,
     )
     assert lint.returncode != 0 and complaint in lint.stdout + lint.stderr
+
+
+def test_console_is_off_by_default() -> None:
+    assert not any(d["metadata"]["name"].endswith("-console") for d in render())
+
+
+def test_console_objects_validate_and_have_no_privileges() -> None:
+    docs = render(
+        "console.enabled=true",
+        "console.ingress.enabled=true",
+        "console.ingress.host=synth.example.com",
+        "console.urlPrefix=/synth",
+        "console.uploadPrefix=s3://bucket/uploads/",
+        "console.s3.credentialsSecret=console-s3",
+        "console.jobDefaults.resources.gpu=1",
+        "watchNamespaces={team-a,team-b}",
+    )
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.33", strict=True)
+    console = {d["kind"]: d for d in docs if d["metadata"]["name"] == "ssj-safe-synthesizer-console"}
+    assert {"ServiceAccount", "Secret", "Deployment", "Service", "Ingress"} <= set(console)
+    # least privilege: no token in the pod, and no Role or ClusterRole bound to its ServiceAccount
+    assert console["ServiceAccount"]["automountServiceAccountToken"] is False
+    pod = console["Deployment"]["spec"]["template"]["spec"]
+    assert (
+        pod["automountServiceAccountToken"] is False
+        and pod["serviceAccountName"] == "ssj-safe-synthesizer-console"
+    )
+    for binding in (d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+        assert all(s.get("name") != "ssj-safe-synthesizer-console" for s in binding.get("subjects") or [])
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SSC_AUTH"] == "token" and env["SSC_URL_PREFIX"] == "/synth"
+    assert json.loads(env["SSC_JOB_DEFAULTS"]) == {"resources": {"gpu": 1}}
+    assert env["SSC_UPLOAD_PREFIX"] == "s3://bucket/uploads/" and "AWS_ACCESS_KEY_ID" in env
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"name": "kube-ca", "configMap": {"name": "kube-root-ca.crt"}} in pod["volumes"]
+    assert (
+        container["command"] == ["gunicorn"]
+        and container["args"][-1] == "safe_synthesizer.console:create_app()"
+    )
+    path = console["Ingress"]["spec"]["rules"][0]["http"]["paths"][0]
+    assert path["path"] == "/synth" and path["backend"]["service"]["name"] == "ssj-safe-synthesizer-console"
+    assert console["Service"]["spec"]["selector"]["app.kubernetes.io/component"] == "console"
+
+
+@pytest.mark.parametrize(
+    ("sets", "complaint"),
+    [
+        (("console.enable=true",), "'enable' not allowed"),
+        (("console.urlPrefix=synth/",), "urlPrefix"),
+        (("console.s3.addressingStyle=sideways",), "addressingStyle"),
+        (("console.uploadPrefix=/data/uploads",), "uploadPrefix"),
+    ],
+)
+def test_console_values_are_checked(sets: tuple[str, ...], complaint: str) -> None:
+    result = _template("console.enabled=true", *sets)
+    assert result.returncode != 0 and complaint in result.stderr, result.stderr
