@@ -26,9 +26,11 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.buildDate=$(KUBE_BUILD_DATE)
 HELM_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=v$(HELM_VERSION) \
 	-X helm.sh/helm/v4/internal/version.gitTreeState=clean
+KUEUE_LDFLAGS := -s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=v$(KUEUE_VERSION) \
+	-X sigs.k8s.io/kueue/pkg/version.GitCommit= -X sigs.k8s.io/kueue/pkg/version.BuildDate=$(KUBE_BUILD_DATE)
 CLUSTER_PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
 
-.PHONY: cluster-bins cluster-bins-check cluster-up cluster-down cluster-status test-cluster
+.PHONY: cluster-bins cluster-bins-check kueue-bin cluster-up cluster-down cluster-status test-cluster
 
 # A binary is rebuilt only when it is missing or its <name>.version stamp differs from the pinned version
 # (the stamp is "<version>-r<BUILD_REV>"; bump BUILD_REV in versions.env when the flags below change).
@@ -40,6 +42,8 @@ cluster-bins-check:
 		|| { echo "tests/cluster/go/kube/go.mod does not pin k8s.io/kubernetes v$(KUBE_VERSION)"; exit 1; }
 	@grep -q '^require go.etcd.io/etcd/server/v3 v$(ETCD_VERSION)$$' $(CLUSTER_GO_DIR)/etcd/go.mod \
 		|| { echo "tests/cluster/go/etcd/go.mod does not pin go.etcd.io/etcd/server/v3 v$(ETCD_VERSION)"; exit 1; }
+	@grep -q '^require sigs.k8s.io/kueue v$(KUEUE_VERSION)$$' $(CLUSTER_GO_DIR)/kueue/go.mod \
+		|| { echo "tests/cluster/go/kueue/go.mod does not pin sigs.k8s.io/kueue v$(KUEUE_VERSION)"; exit 1; }
 
 cluster-bins: cluster-bins-check ## build etcd, kube-apiserver, kube-controller-manager, kubectl, helm into ~/.cache/safe-synthesizer/kube/<version>/
 	@mkdir -p "$(KUBE_BIN_DIR)"
@@ -63,6 +67,23 @@ cluster-bins: cluster-bins-check ## build etcd, kube-apiserver, kube-controller-
 			&& echo "$(HELM_VERSION)-r$(BUILD_REV)" > "$(KUBE_BIN_DIR)/helm.version"; \
 	else echo "helm v$(HELM_VERSION) already built"; fi
 	@echo "cluster binaries in $(KUBE_BIN_DIR)"
+
+# Kueue's controller manager, for tests/operator/test_kueue_real.py (skipped without it), plus Kueue's CRDs
+# and webhook manifests copied from the same module (kueue-config/). Not part of cluster-bins: a cold
+# build is a further ~N min on 2 cores (docs/test-cluster.md, "Kueue").
+kueue-bin: cluster-bins-check ## build the Kueue controller manager (sigs.k8s.io/kueue/cmd/kueue) into the same folder as cluster-bins
+	@mkdir -p "$(KUBE_BIN_DIR)"
+	@if $(call cluster_stale,kueue,$(KUEUE_VERSION)-r$(BUILD_REV)) || [ ! -f "$(KUBE_BIN_DIR)/kueue-config/webhooks.yaml" ]; then \
+		echo "building kueue v$(KUEUE_VERSION) -> $(KUBE_BIN_DIR)"; \
+		cd $(CLUSTER_GO_DIR)/kueue && $(CLUSTER_GO_ENV) go build -ldflags "$(KUEUE_LDFLAGS)" -o "$(KUBE_BIN_DIR)/kueue" \
+			sigs.k8s.io/kueue/cmd/kueue \
+		&& src="$$(GOTOOLCHAIN=local go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)" \
+		&& rm -rf "$(KUBE_BIN_DIR)/kueue-config" && mkdir -p "$(KUBE_BIN_DIR)/kueue-config/crds" \
+		&& cp "$$src"/config/components/crd/bases/kueue.x-k8s.io_*.yaml "$(KUBE_BIN_DIR)/kueue-config/crds/" \
+		&& cp "$$src"/config/components/webhook/manifests.yaml "$(KUBE_BIN_DIR)/kueue-config/webhooks.yaml" \
+		&& chmod -R u+w "$(KUBE_BIN_DIR)/kueue-config" \
+		&& echo "$(KUEUE_VERSION)-r$(BUILD_REV)" > "$(KUBE_BIN_DIR)/kueue.version"; \
+	else echo "kueue v$(KUEUE_VERSION) already built"; fi
 
 cluster-up: ## start etcd + kube-apiserver + kube-controller-manager + the test node agent (state in ~/.cache/safe-synthesizer/cluster-run)
 	$(CLUSTER_PY) tests/cluster/cli.py up

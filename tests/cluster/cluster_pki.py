@@ -269,3 +269,18 @@ def write_self_signed(cert_path: Path, key_path: Path, common_name: str, ips: li
     cert_path.parent.mkdir(parents=True, exist_ok=True)
     _write_cert(cert, cert_path)
     _write_key(key, key_path)
+
+
+def issue_serving_cert(
+    ca_crt: Path, ca_key: Path, cert_path: Path, key_path: Path, common_name: str, ips: list[str]
+) -> None:
+    """A serving certificate signed by the cluster CA (``ca_crt``/``ca_key`` of ``generate_pki``), for
+    servers the kube-apiserver calls and verifies, e.g. a webhook registered by URL on ``127.0.0.1``."""
+    ca_cert = x509.load_pem_x509_certificate(ca_crt.read_bytes())
+    signer = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+    assert isinstance(signer, ec.EllipticCurvePrivateKey)
+    key = _key()
+    cert = _issue(ca_cert, signer, _name(common_name), key, server=True, ips=ips)
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_cert(cert, cert_path)
+    _write_key(key, key_path)
