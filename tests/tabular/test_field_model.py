@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from safe_synthesizer.tabular.model import ModelShape, build_model, load_model, save_model
+from safe_synthesizer.tabular.model import ModelShape, build_model, load_model, save_model, text_positions
 from safe_synthesizer.tabular.tokenizer import fit_tokenizer
 from safe_synthesizer.tabular.train import token_matrix
 
@@ -181,3 +181,36 @@ def test_a_text_column_weighs_as_much_as_one_tabular_column_in_the_loss():
     tabular_positions = len(text) - sum(text)
     assert sum(1 for d in degrees if d <= tabular_positions) == model.shape.hidden
     assert len(degrees) == model.shape.hidden + model.shape.text_units * (sum(text) - 1)
+
+
+def test_position_runs_group_consecutive_positions_of_one_slice_size():
+    from safe_synthesizer.tabular.model import position_runs
+
+    layout = [(0, 3), (3, 5), (8, 5), (13, 5), (18, 2), (20, 5)]
+    assert position_runs(layout) == [(0, 1, 3), (1, 3, 5), (4, 1, 2), (5, 1, 5)]
+    assert position_runs([]) == []
+
+
+def test_loss_equals_the_per_position_cross_entropy():
+    """The run-wise loss is Σ_q w_q (logsumexp(z_q) − z_q[x_q]) computed position by position."""
+    rng = np.random.default_rng(1)
+    n = 200
+    words = ["alpha", "beta", "gamma", "delta", "eps"]
+    frame = pd.DataFrame(
+        {
+            "a": rng.choice(["x", "y", "z"], n),
+            "note": [" ".join(rng.choice(words, rng.integers(1, 6))) for _ in range(n)],
+            "c": rng.normal(size=n).round(2),
+        }
+    )
+    tok = fit_tokenizer(frame)
+    model = build_model(tok, ModelShape(hidden=32, layers=2, embed=4, dropout=0.0), seed=0)
+    tokens = token_matrix(tok.encode(frame))[:16]
+    assert any(text_positions(model.layout))  # the case that matters: a free-text run of positions
+    logits = model(tokens)
+    expected = torch.zeros(tokens.shape[0])
+    for q, (start, _) in enumerate(model.layout):
+        z = logits[:, model.offsets[q] : model.offsets[q + 1]]
+        target = (tokens[:, q] - start).unsqueeze(1)
+        expected += model.weights[q] * (torch.logsumexp(z, dim=1) - z.gather(1, target).squeeze(1))
+    torch.testing.assert_close(model.per_record_loss(tokens), expected)

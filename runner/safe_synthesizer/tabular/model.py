@@ -115,6 +115,18 @@ def hidden_degrees(layout: list[tuple[int, int]], shape: ModelShape) -> list[int
     return degrees + [d for d in text for _ in range(shape.text_units)]
 
 
+def position_runs(layout: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``(first position, count, slice size)`` of the maximal runs of consecutive positions whose
+    slices have one size (a free-text column's positions form one run)."""
+    runs: list[tuple[int, int, int]] = []
+    for q, (_, size) in enumerate(layout):
+        if runs and runs[-1][2] == size and runs[-1][0] + runs[-1][1] == q:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, size)
+        else:
+            runs.append((q, 1, size))
+    return runs
+
+
 def layout_of(tokenizer: FieldTokenizer) -> list[tuple[int, int]]:
     """``(first token id, slice size)`` of every position."""
     return [(p.start, p.end - p.start) for p in tokenizer.positions]
@@ -191,6 +203,7 @@ def _torch_classes() -> tuple[Any, Any]:
             for _, size in layout:
                 offsets.append(offsets[-1] + size)
             self.offsets = offsets
+            self.runs = position_runs(layout)
             starts = torch.tensor([start for start, _ in layout], dtype=torch.long)
             self.register_buffer("starts", starts)
             weights = torch.tensor(position_weights(layout), dtype=torch.float32)
@@ -287,13 +300,17 @@ def _torch_classes() -> tuple[Any, Any]:
             return norms
 
         def _loss_from_logits(self, logits: Any, tokens: Any) -> Any:
+            # One split of the logits into runs of positions with the same slice size, each run
+            # reshaped to (B, k, size): slicing every position out of the (B, Σ sizes) logits
+            # instead made backward zero-fill and add a full-size gradient per position, 80 % of a
+            # step on a 54-position table with 17,395 logits per record (profiled).
             local = tokens - self.starts[None, :]
             total = torch.zeros(tokens.shape[0], device=tokens.device)
-            for q in range(len(self.layout)):
-                a, b = self.offsets[q], self.offsets[q + 1]
-                z = logits[:, a:b]
-                nll = torch.logsumexp(z, dim=1) - z.gather(1, local[:, q : q + 1]).squeeze(1)
-                total = total + self.weights[q] * nll
+            chunks = torch.split(logits, [k * size for _, k, size in self.runs], dim=1)
+            for (q, k, size), z in zip(self.runs, chunks, strict=True):
+                z = z.reshape(-1, k, size)
+                nll = torch.logsumexp(z, dim=2) - z.gather(2, local[:, q : q + k, None]).squeeze(2)
+                total = total + (nll * self.weights[q : q + k]).sum(dim=1)
             return total
 
     def _add_grad(param: Any, value: Any) -> None:
