@@ -213,3 +213,16 @@ def test_shard_command_line_errors(trained, monkeypatch, capsys):
 
 def test_config_error_is_a_config_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_crd_stores_unsharded_jobs_unchanged_and_checks_the_count():
+    from safe_synthesizer.crd import spec_schema
+
+    generation = spec_schema()["properties"]["config"]["properties"]["generation"]
+    shards = generation["properties"]["shards"]
+    assert "default" not in shards  # a job without shards is stored and handed to its pod as before
+    assert (shards["minimum"], shards["maximum"]) == (1, 100)
+    assert "Safe Synthesizer extension (not in NeMo)" in shards["description"]
+    assert any(
+        "self.shards <= self.num_records" in rule["rule"] for rule in generation["x-kubernetes-validations"]
+    )

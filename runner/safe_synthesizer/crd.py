@@ -212,6 +212,9 @@ def spec_schema() -> dict[str, Any]:
         }
     )
     generation = config["properties"]["generation"]
+    # no server-side default: a job that does not ask for shards is stored (and handed to its pod)
+    # exactly as before the field existed; the runner's model defaults it to 1
+    generation["properties"]["shards"].pop("default", None)
     generation.setdefault("x-kubernetes-validations", []).append(
         {
             "rule": "!has(self.shards) || !has(self.num_records) || self.shards <= self.num_records",
