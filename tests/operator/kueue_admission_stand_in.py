@@ -1,7 +1,8 @@
 """TEST STAND-IN for Kueue's admission of batch/v1 Jobs (this is NOT Kueue).
 
-A real Kueue controller is not part of the test cluster (see docs/test-cluster.md, "Kueue"). This
-stand-in plays the part the operator relies on, the suspend/admit protocol of Kueue's batch/Job
+The real Kueue controller is tested in ``test_kueue_real.py`` when ``make kueue-bin`` has built it
+(see docs/test-cluster.md, "Kueue"); this stand-in keeps the protocol tested without it. It plays
+the part the operator relies on, the suspend/admit protocol of Kueue's batch/Job
 integration: a Job labelled ``kueue.x-k8s.io/queue-name: <queue>`` arrives suspended; the
 admission controller unsuspends it (``spec.suspend: false``) when the queue's quota has room, in
 creation order, the head of the queue blocking the rest (Kueue's ``StrictFIFO``). Quota: one

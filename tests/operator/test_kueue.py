@@ -1,7 +1,8 @@
 """Queues on the test cluster: the suspend/admit protocol of Kueue, created-suspended jobs, managedBy.
 
-The admission controller is the TEST STAND-IN ``kueue_admission_stand_in.py`` (not Kueue: see
-docs/test-cluster.md, "Kueue"), one ClusterQueue of 1 GPU; the runner is the TEST STAND-IN
+The admission controller is the TEST STAND-IN ``kueue_admission_stand_in.py`` (not Kueue; the real
+Kueue controller is in ``test_kueue_real.py``, see docs/test-cluster.md, "Kueue"), one ClusterQueue
+of 1 GPU; the runner is the TEST STAND-IN
 ``stand_in_runner.py`` (``slow`` data sources hold the GPU for 4 s). The operator runs with the
 chart's settings (its default ``SSO_PROPAGATE_LABELS`` copies the queue-name label).
 """
