@@ -551,7 +551,7 @@ class Reconciler:
                     )
                     self._write(cr, current, desired)
                     return self._ttl_delay(raw_spec, desired)
-                if not observation.condition_true("Complete"):
+                if not _succeeded(observation):
                     desired = status.status_from_job(
                         {**base, "sharding": sharding}, observation, generation, now
                     )
@@ -564,7 +564,7 @@ class Reconciler:
                 sharding = base["sharding"]
                 continue
             observation = self._observe(namespace, job)
-            if step == jobs.STEP_MERGE or not observation.condition_true("Complete"):
+            if step == jobs.STEP_MERGE or not _succeeded(observation):
                 desired = status.status_from_job({**base, "sharding": sharding}, observation, generation, now)
                 if desired.get("phase") == status.FAILED:
                     desired["results"] = status.shard_results(
@@ -619,6 +619,12 @@ class Reconciler:
         self.kube.post_event(cr, "Normal", "TTLExpired", "ttlSecondsAfterFinished passed: deleting the job")
         self.kube.delete_cr(meta["namespace"], meta["name"], meta["uid"])
         return None
+
+
+def _succeeded(observation: status.JobObservation) -> bool:
+    """A Job that succeeded: ``Complete``, or already ``SuccessCriteriaMet`` (set before ``Complete``
+    while the Job controller finishes its pods; :func:`status.status_from_job` reads it the same)."""
+    return observation.condition_true("Complete") or observation.condition_true("SuccessCriteriaMet")
 
 
 def _manifest(cr: dict[str, Any]) -> dict[str, Any]:
