@@ -92,11 +92,15 @@ def test_four_shards_one_killed_and_retried_one_canonical_output(
         )
         uid = wait_for(lambda: _cr(api, release.namespace)["metadata"].get("uid"), 30, "the CR")
         seen_steps: list[str] = []
+        live: list[tuple[list[str], dict[str, Any]]] = []  # (shard phases, progress) while generating
 
         def step_is(step: str) -> bool:
-            sharding = (_cr(api, release.namespace).get("status") or {}).get("sharding") or {}
+            current = _cr(api, release.namespace).get("status") or {}
+            sharding = current.get("sharding") or {}
             if sharding.get("step") and (not seen_steps or seen_steps[-1] != sharding["step"]):
                 seen_steps.append(sharding["step"])
+            if sharding.get("step") == "Generate" and current.get("phase") == "Running":
+                live.append(([s["phase"] for s in sharding["shards"]], current.get("progress") or {}))
             return sharding.get("step") == step
 
         wait_for(lambda: step_is("Generate"), 240, "the generation step")
@@ -111,6 +115,9 @@ def test_four_shards_one_killed_and_retried_one_canonical_output(
         status = cr["status"]
         assert status["phase"] == "Succeeded", status.get("message")
         assert seen_steps[:1] == ["Train"] and "Generate" in seen_steps and seen_steps[-1] == "Merge"
+        # per-shard progress while the shards ran (the operator's, not the runner pods')
+        assert any("Running" in phases for phases, _ in live), live
+        assert all(p.get("stage") == "generate" and "generation shards done" in p["message"] for _, p in live)
 
         # the Jobs: train, an Indexed generation Job, merge
         jobs = release.cluster.kubectl_json(
