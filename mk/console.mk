@@ -10,3 +10,7 @@ console: ## console: the web console on http://127.0.0.1:$$CONSOLE_PORT/ as you 
 	SSC_AUTH=kubeconfig SSC_KUBECONFIG="$(CONSOLE_KUBECONFIG)" \
 	  SSC_NAMESPACE="$${SSC_NAMESPACE:-$(CONSOLE_NAMESPACE)}" \
 	  $(BIN)/python -m safe_synthesizer.console --host 127.0.0.1 --port $(CONSOLE_PORT)
+
+.PHONY: console-screenshots
+console-screenshots: ## console: run the browser tests on the test cluster and save their screenshots to docs/console/ (needs cluster-bins, system-deps)
+	SAFE_SYNTH_SCREENSHOT_DIR=$(CURDIR)/docs/console $(PYTEST) -q -m cluster tests/operator/test_console_browser.py

@@ -23,8 +23,9 @@ def token_api_client(settings: ConsoleSettings, token: str) -> Any:
     configuration = client.Configuration()
     configuration.host = settings.api_server
     configuration.ssl_ca_cert = settings.ca_file
-    configuration.api_key = {"authorization": token}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
+    # the generated client reads the key named after its security scheme ("BearerToken")
+    configuration.api_key = {"BearerToken": token}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
     return client.ApiClient(configuration)
 
 

@@ -26,7 +26,7 @@
           text("percent", s.percent == null ? "" : Math.round(s.percent) + " %");
           var bar = document.getElementById("percent-bar"); if (bar) { bar.value = s.percent || 0; }
           text("eta", s.eta);
-          text("message", s.progressMessage || s.message);
+          text("message", s.done ? s.message : (s.progressMessage || s.message));
           text("scores", (s.sqs == null && s.dps == null) ? "" : score(s.sqs) + " / " + score(s.dps));
           var status = document.getElementById("status"); if (status) { status.className = "status " + s.status; }
           if (s.done || s.phase !== phase) { window.location.reload(); return; }
