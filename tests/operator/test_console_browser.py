@@ -329,7 +329,7 @@ def test_wizard_list_details_report_bulk_delete(
 
 
 def test_a_user_without_rights_sees_an_error_not_other_teams_jobs(
-    release: Release, browser: Any, screenshots: Path, tmp_path: Path
+    release: Release, demo_data: str, browser: Any, screenshots: Path, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 

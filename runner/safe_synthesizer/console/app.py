@@ -328,12 +328,12 @@ def create_app(
                 session.permanent = True
                 session["token"] = token
                 session["user"] = user
+                # ``next`` is a path below the console's root (``request.full_path``): only local
+                # targets, with the root (URL prefix, forwarded prefix) in front
                 target = request.args.get("next") or ""
-                if not target.startswith("/") or target.startswith("//"):
-                    target = url_for("index")
-                elif settings.url_prefix and not target.startswith(settings.url_prefix):
-                    target = settings.url_prefix + target
-                return redirect(target)
+                if not target.startswith("/") or target.startswith("//") or "\\" in target:
+                    return redirect(url_for("index"))
+                return redirect(request.script_root + target)
             finally:
                 client.close()
         return render_template("login.html", form=form, error=error), (401 if error else 200)
