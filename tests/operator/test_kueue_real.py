@@ -195,3 +195,44 @@ def test_real_kueue_admits_one_gpu_job_at_a_time_in_order(
     assert resumed["status"] == "False" and resumed["reason"] == "Admitted"
     assert kueue.component is not None and kueue.component.alive(), kueue.log_tail()
     delete(release, "rq-first", "rq-second")
+
+
+def set_stop_policy(release: Release, policy: str) -> None:
+    """``Hold`` stops the ClusterQueue admitting (admitted workloads keep running); ``None`` resumes."""
+    patch = json.dumps({"spec": {"stopPolicy": policy}})
+    release.cluster.kubectl("patch", "clusterqueue", CLUSTER_QUEUE, "--type=merge", "-p", patch)
+
+
+def test_real_kueue_queued_job_suspended_then_resumed(
+    release: Release, kueue: KueueController, operator: OperatorProcess
+) -> None:
+    """A job held in Kueue's queue, suspended (its Job and Workload go), resumed, then admitted."""
+    set_stop_policy(release, "Hold")
+    try:
+        create(release, "rq-held", labels={QUEUE_LABEL: LOCAL_QUEUE})
+        wait_for(
+            lambda: condition(cr(release, "rq-held"), "Suspended").get("reason") == "Queued", 30, "queued"
+        )
+        (job,) = jobs_of(release, "rq-held")
+        held = wait_for(lambda: workload_of(release, job["metadata"]["name"]), 30, "its Workload")
+        assert not (held.get("status") or {}).get("admission"), held["status"]
+        suspend = '{"spec":{"suspend":true}}'
+        release.cluster.kubectl(
+            "patch", "ssj", "rq-held", "-n", release.namespace, "--type=merge", "-p", suspend
+        )
+        wait_for(lambda: phase(release, "rq-held") == "Suspended", 30, "phase Suspended (not Cancelled)")
+        wait_for(lambda: not jobs_of(release, "rq-held"), 30, "the queued Job to be deleted")
+        wait_for(lambda: workload_of(release, job["metadata"]["name"]) is None, 30, "its Workload to go")
+        resume = '{"spec":{"suspend":false}}'
+        release.cluster.kubectl(
+            "patch", "ssj", "rq-held", "-n", release.namespace, "--type=merge", "-p", resume
+        )
+        (again,) = wait_for(lambda: jobs_of(release, "rq-held"), 30, "a new queued Job")
+        assert again["spec"]["suspend"] is True and again["metadata"]["name"] != job["metadata"]["name"]
+        time.sleep(3)  # the ClusterQueue holds: still queued
+        assert phase(release, "rq-held") == "Pending" and not pods_of(release, "rq-held")
+    finally:
+        set_stop_policy(release, "None")
+    wait_for(lambda: phase(release, "rq-held") == "Succeeded", 90, "the resumed job to run once admitted")
+    assert condition(cr(release, "rq-held"), "Suspended")["reason"] == "Admitted"
+    delete(release, "rq-held")
