@@ -70,7 +70,7 @@ cluster-bins: cluster-bins-check ## build etcd, kube-apiserver, kube-controller-
 
 # Kueue's controller manager, for tests/operator/test_kueue_real.py (skipped without it), plus Kueue's CRDs
 # and webhook manifests copied from the same module (kueue-config/). Not part of cluster-bins: a cold
-# build is a further ~N min on 2 cores (docs/test-cluster.md, "Kueue").
+# build is a further 7.6 CPU-minutes, ~4 min on 2 idle cores (docs/test-cluster.md, "Kueue").
 kueue-bin: cluster-bins-check ## build the Kueue controller manager (sigs.k8s.io/kueue/cmd/kueue) into the same folder as cluster-bins
 	@mkdir -p "$(KUBE_BIN_DIR)"
 	@if $(call cluster_stale,kueue,$(KUEUE_VERSION)-r$(BUILD_REV)) || [ ! -f "$(KUBE_BIN_DIR)/kueue-config/webhooks.yaml" ]; then \
