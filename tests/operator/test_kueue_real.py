@@ -7,8 +7,9 @@ Kueue runs as a local process with its CRDs and its Job/Kueue webhooks registere
 (``kueue_controller.py``). One ResourceFlavor, a ClusterQueue of 1 ``nvidia.com/gpu`` (StrictFIFO)
 and a LocalQueue in the release namespace; two SafeSynthesizerJobs of 1 GPU each (the default) in
 that queue: the first runs, the second waits (Job suspended, Workload without quota) and runs once
-the first has finished. The runner is the TEST STAND-IN ``stand_in_runner.py`` (``slow`` data
-sources hold the GPU for 4 s).
+the first has finished. Also: Kueue's Job webhook is live; a job held in the queue (ClusterQueue
+``stopPolicy: Hold``) that is suspended and resumed waits again and runs once admitted. The runner
+is the TEST STAND-IN ``stand_in_runner.py`` (``slow`` data sources hold the GPU for 4 s).
 """
 
 from __future__ import annotations
