@@ -304,6 +304,15 @@ def create_app(
     def _sdk_error(exc: SafeSynthesizerSdkError) -> tuple[str, int]:
         return error_page(exc, g.get("namespace"))
 
+    from urllib3.exceptions import HTTPError as TransportError
+
+    @app.errorhandler(TransportError)
+    def _unreachable(exc: Exception) -> tuple[str, int]:
+        return error_page(
+            SafeSynthesizerSdkError(f"cannot reach the Kubernetes API server: {type(exc).__name__}: {exc}"),
+            g.get("namespace"),
+        )
+
     # -- sign-in -------------------------------------------------------------------------------
 
     @app.get("/healthz")

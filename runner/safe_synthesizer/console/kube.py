@@ -37,7 +37,13 @@ def kubeconfig_api_client(settings: ConsoleSettings) -> Any:
             probe = SafeSynthesizerClient(
                 kubeconfig=settings.kubeconfig, context=settings.context, in_cluster=False
             )
-            _SHARED[key] = probe.api_client
+            try:
+                _SHARED[key] = probe.api_client
+            except Exception as exc:  # noqa: BLE001 - kubernetes' ConfigException, a missing file, ...
+                raise SafeSynthesizerSdkError(
+                    f"cannot use the kubeconfig {probe._kubeconfig_file()}: {exc} "
+                    "(set KUBECONFIG or SSC_KUBECONFIG; `make cluster-up` prints one)"
+                ) from None
         return _SHARED[key]
 
 
