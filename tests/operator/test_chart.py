@@ -37,7 +37,12 @@ def render(*sets: str) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "sets", [(), ("watchNamespaces={team-a,team-b}", "metrics.serviceMonitor.enabled=true")]
+    "sets",
+    [
+        (),
+        ("watchNamespaces={team-a,team-b}", "metrics.serviceMonitor.enabled=true"),
+        ("console.enabled=true", "console.ingress.enabled=true", "console.urlPrefix=/synth"),
+    ],
 )
 def test_helm_lint_is_clean(sets: tuple[str, ...]) -> None:
     args = [_helm(), "lint", "--strict", str(CHART)]
