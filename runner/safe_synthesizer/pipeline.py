@@ -33,7 +33,7 @@ from .data_io import load_table, write_table
 from .errors import NoValidRecordsError, TransientError, UserInputError, classify_failure
 from .holdout import split_holdout
 from .progress import NullProgress, Progress
-from .schema import TableSchema, apply_determined_columns, infer_schema
+from .schema import TableSchema, apply_determined_columns, infer_schema, mark_exact_determined_pairs
 from .staging import new_staging_dir, remove_staging_dir
 
 log = logging.getLogger(__name__)
@@ -537,7 +537,7 @@ def _train_field_path(
     from .tabular.engine import FIELD_TOKENS
 
     warnings = list(llm_only_warnings(params, FIELD_TOKENS))
-    schema, schema_ledger = _training_schema(train, params)
+    schema, schema_ledger = _training_schema(train, params, pii_result)
     n_units = _privacy_units(train, params)
     resolved = resolve(
         params,
@@ -741,15 +741,26 @@ def _generate_llm_stage(
 
 
 def _training_schema(
-    train: pd.DataFrame, params: SafeSynthesizerParameters
+    train: pd.DataFrame, params: SafeSynthesizerParameters, pii_result: Any = None
 ) -> tuple[TableSchema, dict[str, Any] | None]:
-    """The generation schema and, under DP, its privacy ledger: DP estimates, never raw statistics."""
+    """The generation schema and, under DP, its privacy ledger: DP estimates, never raw statistics.
+
+    Without DP, 1:1 column pairs of the training split are marked (:func:`mark_exact_determined_pairs`;
+    replaced PII columns never are)."""
     if params.dp_enabled:
         # No fallback: a DP run never builds its schema from raw statistics (fail closed).
         from .privacy.schema import dp_schema
 
         return dp_schema(train, params)
-    return infer_schema(train), None
+    schema = infer_schema(train)
+    if pii_result is not None:
+        from .generation.pii_fill import pii_column_entities
+
+        replaced = set(pii_column_entities(pii_result.column_stats))
+    else:
+        replaced = set()
+    mark_exact_determined_pairs(schema, train, exclude=replaced)
+    return schema, None
 
 
 def _train_field_stage(

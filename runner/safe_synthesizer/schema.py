@@ -9,7 +9,10 @@ Column kinds (first matching rule wins):
   observed values are the allowed set;
 * ``string``: everything else → length bounds ``[min_len / 1.5, 1.5 * max_len]`` (NeMo's rule).
 
-A column is ``nullable`` when the training split has missing values in it. The schema is saved next
+A column is ``nullable`` when the training split has missing values in it. A column that another
+determines one to one in the training split (a code and its label: an airline's code and its name)
+records that map (:func:`mark_exact_determined_pairs`); generation then sets it from its
+determinant, so the pair agrees in every synthetic row. The schema is saved next
 to the adapter (``dataset_schema.json``) and drives validation and structured decoding. With DP the
 categories and ranges come from DP estimates or a declared domain instead (privacy stage).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,7 +46,8 @@ class ColumnSchema:
     max_length: int | None = None
     value_type: str = "str"  # categorical values parse back to this type: "str" or "int"
     # A column that another one determines (a code and its label): after generation its value is
-    # ``determined_map[str(row[determined_by])]`` where the map has the row's value (DP schema only)
+    # ``determined_map[str(row[determined_by])]`` where the map has the row's value (DP schema: a
+    # noisy joint histogram decides; plain schema: :func:`mark_exact_determined_pairs`)
     determined_by: str | None = None
     determined_map: dict[str, Any] | None = None
 
@@ -191,6 +196,95 @@ def validate_fields(
             return None, f"{column.name}:{problem}"
         record[column.name] = value
     return record, None
+
+
+EXACT_PAIR_SHARE = 0.995  # rows on their level's top cell, by row and by column, for a 1:1 pair
+EXACT_PAIR_MIN_ROWS = 5  # a level is mapped only when this many training rows hold it
+EXACT_PAIR_MAX_LEVELS = 5_000
+EXACT_PAIR_MAX_DISTINCT_SHARE = 0.2  # more distinct values than this share of rows: identifier-like
+
+
+def _pair_keys(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: None if pd.isna(v) else str(v))
+
+
+def exact_determined_pairs(
+    train: pd.DataFrame, exclude: Iterable[str] = ()
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(determinant, dependent, {determinant value: dependent value})`` for the column pairs that
+    are one thing coded twice in ``train``.
+
+    A pair qualifies when both columns have 3..``EXACT_PAIR_MAX_LEVELS`` distinct values, at most
+    ``EXACT_PAIR_MAX_DISTINCT_SHARE`` of the rows (two identifier-like columns are trivially 1:1 and
+    mapping them would copy training values), level counts within 1 %, the levels' top cells hold
+    ``>= EXACT_PAIR_SHARE`` of the rows where both are present by row and by column, and the map is
+    one to one. The determinant is a text column (the earlier of two); only levels held by at least
+    ``EXACT_PAIR_MIN_ROWS`` rows are mapped, to values the model is trained on anyway. A column is
+    dependent in at most one pair and never also a determinant. ``exclude``: columns never paired
+    (replaced PII, filled after generation).
+    """
+    n = len(train)
+    skip = set(exclude)
+    keys: dict[str, pd.Series] = {}
+    sizes: dict[str, int] = {}
+    for column in train.columns:
+        name = str(column)
+        if name in skip or n == 0:
+            continue
+        size = int(train[column].nunique(dropna=True))
+        if 3 <= size <= EXACT_PAIR_MAX_LEVELS and size <= EXACT_PAIR_MAX_DISTINCT_SHARE * n:
+            keys[name], sizes[name] = _pair_keys(train[column]), size
+    names = list(keys)
+    text = {c: not pd.api.types.is_numeric_dtype(train[c]) for c in names}
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    dependents: set[str] = set()
+    determinants: set[str] = set()
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = (first, second) if text[first] else (second, first)
+            if not text[a] or b in dependents or a in dependents or b in determinants:
+                continue
+            if abs(sizes[a] - sizes[b]) > max(1, 0.01 * max(sizes[a], sizes[b])):
+                continue
+            both = keys[a].notna() & keys[b].notna()
+            if int(both.sum()) < n // 2:
+                continue
+            counts = pd.DataFrame({"a": keys[a][both], "b": keys[b][both]}).value_counts()
+            total = float(counts.sum())
+            by_a = counts.groupby(level="a")
+            if (
+                min(float(by_a.max().sum()), float(counts.groupby(level="b").max().sum()))
+                < EXACT_PAIR_SHARE * total
+            ):
+                continue
+            rows_per_level = by_a.sum()
+            best = by_a.idxmax()
+            first_value = train[b][both].groupby(keys[b][both]).first()  # the dependent's typed value
+            mapping: dict[str, Any] = {}
+            for level, (_, dependent_key) in best.items():
+                if int(rows_per_level[level]) >= EXACT_PAIR_MIN_ROWS:
+                    value = first_value[dependent_key]
+                    mapping[str(level)] = value.item() if hasattr(value, "item") else value
+            if not mapping or len(set(map(str, mapping.values()))) < len(mapping):
+                continue
+            found.append((a, b, mapping))
+            dependents.add(b)
+            determinants.add(a)
+    return found
+
+
+def mark_exact_determined_pairs(
+    schema: TableSchema, train: pd.DataFrame, exclude: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """Record :func:`exact_determined_pairs` in ``schema`` (in place); returns the pairs marked."""
+    columns = {c.name: c for c in schema.columns}
+    marked = []
+    for determinant, dependent, mapping in exact_determined_pairs(train, exclude):
+        if dependent in columns and determinant in columns:
+            columns[dependent].determined_by = determinant
+            columns[dependent].determined_map = mapping
+            marked.append((determinant, dependent))
+    return marked
 
 
 def apply_determined_columns(frame: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame, dict[str, int]]:
