@@ -116,7 +116,17 @@ def _hmac_sha256(key: bytes) -> Any:
         return hmac.new(bytes(key), digestmod=hashlib.sha256)
 
 
-_SHAPE_FORMATS: dict[str, str] = {}
+_SHAPE_FORMATS: dict[str, tuple[str, int, int]] = {}
+
+
+def _shape_info(shape: str) -> tuple[str, int, int]:
+    """``(format, digits, letters)`` of a layout (``_SHAPE_TABLE`` classes), memoised."""
+    info = _SHAPE_FORMATS.get(shape)
+    if info is None:
+        info = (_shape_format(shape), shape.count("0"), shape.count("a") + shape.count("A"))
+        if len(_SHAPE_FORMATS) < _SHAPE_FORMATS_MAX:
+            _SHAPE_FORMATS[shape] = info
+    return info
 
 
 def _shape_format(shape: str) -> str:
@@ -297,6 +307,7 @@ class Pseudonymizer:
         # by kind ("given", "surname", "city", "street", "state", "address").
         self._row_sex: dict[str, str] = {}
         self._row_locale: dict[tuple[str, str], str] = {}
+        self._nanp_locale = any(loc in ("en_US", "en_CA") for loc in self.locales)
         self._handlers: dict[str, Callable[[str], str]] = {
             "first_name": self._first_name_value,
             "last_name": self._last_name_value,
@@ -339,7 +350,7 @@ class Pseudonymizer:
         """The first block of :meth:`stream` (``parts``) as an integer, without the stream object;
         ``_first_block(...) % 2**64`` is the stream's first :meth:`KeyedStream.big`."""
         mac = self._mac.copy()
-        mac.update("\x1f".join(parts).encode("utf-8", "surrogatepass") + b"\0\0\0\0")
+        mac.update(("\x1f".join(parts) + "\0\0\0\0").encode("utf-8", "surrogatepass"))
         return int.from_bytes(mac.digest(), "big")
 
     def stream(self, *parts: str) -> KeyedStream:
@@ -453,17 +464,30 @@ class Pseudonymizer:
     def replace_many(self, entity: str | None, values: Sequence[Any]) -> list[Any]:
         """:meth:`replace_text` of every string in ``values`` (in order); other values are returned
         as they are (the caller replaces those with :meth:`replace`)."""
-        cache = self._value_caches.get(entity or "")
+        key = entity or ""
+        cache = self._value_caches.get(key)
         if cache is None:
-            cache = self._value_caches[entity or ""] = {}
+            cache = self._value_caches[key] = {}
         get = cache.get
-        replace_text = self.replace_text
+        handler = self._handlers.get(key)
+        if handler is None:
+            family = key or "generic"
+
+            def handler(text: str) -> str:
+                return self.chars(text, family)
+
         out: list[Any] = []
         append = out.append
         for value in values:
             if type(value) is str:
                 hit = get(value)
-                append(hit if hit is not None else replace_text(entity, value))
+                if hit is None:  # replace_text, inlined
+                    stripped = value.strip()
+                    if not stripped or stripped.casefold() in NO_VALUE:
+                        hit = value
+                    else:
+                        hit = cache[value] = handler(value)
+                append(hit)
             else:
                 append(value)
         return out
@@ -737,13 +761,8 @@ class Pseudonymizer:
         """:meth:`chars` of an ASCII text (same output): one ``str.format`` per draw, its format
         string built once per layout."""
         shape = text.translate(_SHAPE_TABLE)
-        fmt = _SHAPE_FORMATS.get(shape)
-        if fmt is None:
-            fmt = _shape_format(shape)
-            if len(_SHAPE_FORMATS) < _SHAPE_FORMATS_MAX:
-                _SHAPE_FORMATS[shape] = fmt
-        n_digits = shape.count("0")
-        n_letters = shape.count("a") + shape.count("A")
+        info = _SHAPE_FORMATS.get(shape)
+        fmt, n_digits, n_letters = info if info is not None else _shape_info(shape)
         if not n_digits and not n_letters:
             return text
         norm = text.strip().casefold()
@@ -813,14 +832,12 @@ class Pseudonymizer:
         nanp = (
             len(national) == 10
             and national[0] not in "01"
-            and (
-                prefix in ("1", "001")
-                or (not prefix and any(loc in ("en_US", "en_CA") for loc in self.locales))
-            )
+            and (prefix in ("1", "001") or (not prefix and self._nanp_locale))
         )
-        new_national = self._cached(
-            "phone" if not nanp else "phone_nanp", national, lambda: self._phone_digits(national, nanp)
-        )
+        key = ("phone" if not nanp else "phone_nanp", national)
+        new_national = self._cache.get(key)
+        if new_national is None:
+            new_national = self._cache[key] = self._phone_digits(national, nanp)
         out = self._pour(main, prefix + new_national)
         if ext_match:
             ext_digits = ext_match.group(2)
@@ -829,16 +846,23 @@ class Pseudonymizer:
         return out
 
     def _phone_digits(self, national: str, nanp: bool) -> str:
+        lead = national[:1] if national[:1] == "0" else ""
+        count = len(national) - len(lead)
         for attempt in range(_MAX_ATTEMPTS):
-            stream = self.stream("phone", national, str(attempt))
-            if nanp:
-                digits = stream.digit(2) + stream.digit() + stream.digit() + stream.digit(2)
-                digits += stream.digits(6)
+            if nanp:  # the stream's digit(2), digit(), digit(), digit(2), digits(6): its first block
+                acc, a = divmod(self._first_block("phone", national, str(attempt)), 8)
+                acc, b = divmod(acc, 10)
+                acc, c = divmod(acc, 10)
+                acc, d = divmod(acc, 8)
+                digits = f"{2 + a}{b}{c}{2 + d}{acc % 1_000_000:06d}"
                 if digits[1:3] == "11":
                     continue
+            elif count <= 18:  # one draw from the first block
+                digits = lead + str(
+                    self._first_block("phone", national, str(attempt)) % _TEN_POWERS[count]
+                ).zfill(count)
             else:
-                lead = national[:1] if national[:1] == "0" else ""
-                digits = lead + stream.digits(len(national) - len(lead))
+                digits = lead + self.stream("phone", national, str(attempt)).digits(count)
             if digits != national:
                 return digits
         return digits
@@ -884,9 +908,11 @@ class Pseudonymizer:
             return self.chars(text, "card")
 
         def make() -> str:
+            draw = _TEN_POWERS[len(digits) - 2]  # the stream's digits(n - 2): one draw, first block
             for attempt in range(_MAX_ATTEMPTS):
-                stream = self.stream("card", digits, str(attempt))
-                body = digits[0] + stream.digits(len(digits) - 2)
+                body = digits[0] + str(self._first_block("card", digits, str(attempt)) % draw).zfill(
+                    len(digits) - 2
+                )
                 candidate = body + luhn_check_digit(body)
                 if candidate != digits:
                     return candidate
@@ -969,14 +995,16 @@ class Pseudonymizer:
         keep = (1 if first in (10, 127) else 2) if private else 0
         candidate = text
         for attempt in range(_MAX_ATTEMPTS):
-            stream = self.stream("ip", text, str(attempt))
-            new = [stream.below(256) for _ in range(4)]
+            # the stream's draws below(256) x 4, below(223), below(100), read from its first block
+            acc = self._first_block("ip", text, str(attempt))
+            new = [acc & 255, (acc >> 8) & 255, (acc >> 16) & 255, (acc >> 24) & 255]
             if keep:
                 new[:keep] = octets[:keep]
             else:
-                new[0] = 1 + stream.below(223)
+                acc, first = divmod(acc >> 32, 223)
+                new[0] = 1 + first
                 if new[0] in (10, 127, 169, 172, 192):
-                    new[0] = 11 + stream.below(100)
+                    new[0] = 11 + acc % 100
             candidate = f"{new[0]}.{new[1]}.{new[2]}.{new[3]}"
             if candidate != text:
                 break
@@ -1185,12 +1213,11 @@ class Pseudonymizer:
         stripped = text.strip()
         abbreviated = stripped.isupper() and 2 <= len(stripped) <= 3
         if locale is not None:
-            local = lexicon((locale,))
-            local_pool = sorted(local.states_abbr if abbreviated else local.states)
+            local_pool = _sorted_states((locale,), abbreviated)
             if local_pool:
                 candidate = self._pick_from(local_pool, f"state\x1f{locale}", stripped.casefold(), stripped)
                 return match_case(stripped, candidate) if abbreviated else candidate
-        pool = sorted(self._lex.states_abbr if abbreviated else self._lex.states)
+        pool = _sorted_states(self.locales, abbreviated)
         if not pool:
             return self._pool_pick("state" if not abbreviated else "state_abbr", "state", stripped, stripped)
         for attempt in range(_MAX_ATTEMPTS):
@@ -1275,6 +1302,13 @@ class Pseudonymizer:
                 out = re.sub(rf"(?<!\d)0?{day}(?!\d)", f"{day}{suffix}", out, count=1)
             return out
         return self.chars(text, family)
+
+
+@lru_cache(maxsize=128)
+def _sorted_states(locales: tuple[str, ...], abbreviated: bool) -> tuple[str, ...]:
+    """The states (abbreviations or names) of ``locales``' lexicon, sorted (the draw order)."""
+    lex = lexicon(locales)
+    return tuple(sorted(lex.states_abbr if abbreviated else lex.states))
 
 
 @lru_cache(maxsize=128)
