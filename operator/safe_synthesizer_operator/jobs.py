@@ -22,6 +22,11 @@ completions = parallelism = N, ``backoffLimitPerIndex`` = ``spec.backoffLimit`` 
 is retried alone, ``FailIndex`` instead of ``FailJob`` for the exit codes a retry cannot fix, so the
 other shards still finish; ``run generate --shards N`` reads ``$JOB_COMPLETION_INDEX``), then
 ``<name>-merge`` (``run merge --shards N``). Without shards the Job is exactly as before.
+
+Several GPUs (``resources.gpu`` N > 1) on a run that trains (one Job, or a sharded run's train step):
+the runner gets ``--train-processes N`` (it trains the LLM engine data-parallel, one process per
+GPU: :mod:`safe_synthesizer.distributed`) and a memory-backed ``/dev/shm`` for NCCL. With one GPU
+or none the Job is exactly as before.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ TMP_DIR = "/tmp"
 CACHE_DIR = "/var/cache/safe-synthesizer"
 HOME_DIR = "/home/safe-synthesizer"
 TERMINATION_LOG = contract.DEFAULT_TERMINATION_LOG
+SHM_DIR = "/dev/shm"
+SHM_SIZE_LIMIT = "1Gi"  # NCCL's buffers between the GPUs' processes (a container's default is 64 MiB)
 # The runner's exit codes a retry cannot fix (bad input or config 1, usage 2, a run that fails the
 # same way every time 4): the podFailurePolicy fails the Job at once on them. Only 3 (transient
 # infrastructure) and signals (e.g. 137, OOM-killed) count against backoffLimit and are retried.
@@ -360,7 +367,7 @@ def build_job(
                 "image": spec.image or settings.runner_image,
                 "imagePullPolicy": settings.runner_image_pull_policy,
                 "command": list(settings.runner_command),
-                "args": _args(step, shards),
+                "args": _args(step, shards) + _train_process_args(spec, step),
                 # N generation shards would overwrite each other's status.progress: the operator
                 # reports theirs (status.sharding)
                 "env": _env(spec, owner, settings, adapter_url, progress=step != STEP_GENERATE),
@@ -379,6 +386,11 @@ def build_job(
         ],
         "volumes": _volumes(settings, run_name or name_of_job),
     }
+    if _train_process_args(spec, step):  # processes on several GPUs talk through shared memory
+        pod_spec["volumes"].append(
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE_LIMIT}}
+        )
+        pod_spec["containers"][0]["volumeMounts"].append({"name": "dshm", "mountPath": SHM_DIR})
     env_from = _env_from(spec)
     if env_from:
         pod_spec["containers"][0]["envFrom"] = env_from
@@ -455,6 +467,13 @@ def _args(step: str | None, shards: int) -> list[str]:
     if step == STEP_TRAIN:
         return [STEP_TRAIN, *config]
     return [step, *config, "--shards", str(shards)]
+
+
+def _train_process_args(spec: SafeSynthesizerJobSpec, step: str | None) -> list[str]:
+    """``--train-processes N`` when the pod trains with N > 1 GPUs, else nothing."""
+    if spec.resources.gpu > 1 and step in (None, STEP_TRAIN):
+        return ["--train-processes", str(spec.resources.gpu)]
+    return []
 
 
 def _index_shards(job_spec: dict[str, Any], backoff_limit: int, shards: int) -> None:

@@ -58,6 +58,8 @@ class RunOptions:
     work_dir: Path | None = None
     shard: Any = None  # generate: one generation shard (sharding.Shard), published to <output>/shards/<i>/
     shard_count: int | None = None  # merge: how many shards to merge (default generation.shards)
+    # training processes of the LLM engine (one per GPU; safe_synthesizer.distributed); 1: this process
+    train_processes: int = 1
     # Set (e.g. by the CLI's SIGTERM handler) to stop at the next step or batch and publish what exists.
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     _client: Any = field(default=None, repr=False)
@@ -487,8 +489,13 @@ def _train_stage(
     vram_applied = apply_vram_fraction(params.training.max_vram_fraction, device)
     if choice.kind == FIELD_TOKENS:
         outcome = _train_field_path(params, options, progress, timer, adapter_dir, train, pii_result, device)
+        if options.train_processes > 1:
+            outcome.warnings.append(
+                f"--train-processes {options.train_processes}: the field-token engine is small and trains "
+                "in one process"
+            )
     else:
-        outcome = _train_llm_path(params, options, progress, timer, adapter_dir, train, device)
+        outcome = _train_llm_path(params, options, progress, timer, adapter_dir, train, device, work)
     outcome.summary_fields["engine"] = {"kind": choice.kind, "reason": choice.reason}
     outcome.resolved.max_vram_fraction_applied = vram_applied
     return outcome
@@ -588,8 +595,10 @@ def _train_llm_path(
     adapter_dir: Path,
     train: pd.DataFrame,
     device: str,
+    work: Path | None = None,
 ) -> TrainOutcome:
-    """LoRA (or QLoRA) on a pretrained LLM, or full training of a small one (plain or DP-SGD)."""
+    """LoRA (or QLoRA) on a pretrained LLM, or full training of a small one (plain or DP-SGD); with
+    ``options.train_processes`` > 1 and no DP, data-parallel in several processes (one per GPU)."""
     import os
 
     from .autoconfig import rope_factor
@@ -642,6 +651,25 @@ def _train_llm_path(
     resolved.peft_implementation = peft.implementation
     resolved.quantization = loaded.quantization
     dp_trainer = _dp_trainer(params, resolved, n_units, warnings)
+    distributed = None
+    from .distributed import DistributedPlan, plan_processes
+
+    world_size = plan_processes(options.train_processes, device, dp=dp_trainer is not None, warnings=warnings)
+    if world_size > 1:
+        distributed = DistributedPlan(
+            world_size,
+            device,
+            (work or adapter_dir.parent) / "distributed",
+            load_kwargs={
+                "source": model_source,
+                "device": device,
+                "quantization_bits": peft.quantization_bits,
+                "rope_scaling_factor": loaded.rope_scaling_factor,
+                "attn_implementation": params.training.attn_implementation,
+                "seed": run_seed(params),
+            },
+            s3_settings=options.s3,
+        )
     with timer.stage("train"):
         result = train_model(
             loaded,
@@ -653,6 +681,7 @@ def _train_llm_path(
             progress,
             dp_trainer,
             should_stop=options.stop_requested.is_set,
+            distributed=distributed,
         )
     del loaded
     return TrainOutcome(

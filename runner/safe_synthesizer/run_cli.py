@@ -5,7 +5,8 @@
 Sharded generation (``generation.shards``, :mod:`safe_synthesizer.sharding`): ``run generate --shards N
 --shard-index i`` generates shard ``i`` into ``<output>/shards/<i>/`` (index default
 ``$JOB_COMPLETION_INDEX``, adapter default the output itself), ``run merge`` publishes the canonical
-outputs from all shards.
+outputs from all shards. ``--train-processes N`` trains the LLM engine data-parallel in N processes,
+one per GPU (:mod:`safe_synthesizer.distributed`; the operator passes ``resources.gpu`` when above 1).
 The config may be a ``SafeSynthesizerJob`` manifest (its ``dataSource``/``output``/``s3`` are used)
 or a bare config (then ``--data-source`` and ``--output`` say where).
 
@@ -95,6 +96,13 @@ def add_run_parser(sub: Any) -> None:
         type=int,
         help="generate: this run is one of N generation shards (writes <output>/shards/<i>/); "
         "merge: how many shards to merge (default generation.shards)",
+    )
+    run.add_argument(
+        "--train-processes",
+        type=int,
+        default=1,
+        help="train the LLM engine data-parallel in N processes, one per GPU (the operator passes "
+        "resources.gpu); not with DP or the field-token engine (default 1)",
     )
     run.add_argument(
         "--shard-index",
@@ -217,6 +225,9 @@ def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
     adapter = args.adapter or os.environ.get(ENV_ADAPTER_URL)
     mode = args.phase or ("generate" if adapter else "full")
     key = os.environ.get(ENV_PSEUDONYM_KEY)
+    train_processes = getattr(args, "train_processes", 1)
+    if train_processes < 1:
+        raise ConfigError([], f"--train-processes must be at least 1, got {train_processes}")
     shard = _shard_from(args, params, mode)
     if shard is not None:
         from .sharding import shard_output
@@ -235,6 +246,7 @@ def _options_from(args: argparse.Namespace, loaded: Any) -> tuple[Any, Any]:
         job_name=name,
         shard=shard,
         shard_count=args.shards if mode == "merge" else None,
+        train_processes=train_processes,
     )
     return params, options
 

@@ -12,6 +12,7 @@ early stopping after 3 checks without improvement) and ``num_input_records_to_sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -62,10 +63,15 @@ class TrainingResult:
     interrupted: bool = False  # a termination request stopped it (the model so far was saved)
     trainable_parameters: int = 0
     dp: dict[str, Any] = field(default_factory=dict)
+    world_size: int = 1  # training processes (safe_synthesizer.distributed)
+    distributed: dict[str, Any] = field(default_factory=dict)  # per-rank figures when world_size > 1
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
+        """JSON-ready (``distributed`` only when several processes trained)."""
+        result = asdict(self)
+        if not self.distributed:
+            result.pop("distributed")
+        return result
 
 
 @dataclass
@@ -293,11 +299,14 @@ def train_model(
     progress: Progress | None = None,
     dp_trainer: Any = None,
     should_stop: Callable[[], bool] | None = None,
+    distributed: Any = None,
 ) -> TrainingResult:
     """Fine-tune and save the adapter (or the full tiny model) with tokenizer, schema and model card.
 
     ``should_stop`` (a callable) is asked after every optimizer step: on a termination request the
-    model as trained so far is saved, and the result says it was interrupted.
+    model as trained so far is saved, and the result says it was interrupted. ``distributed`` (a
+    :class:`~safe_synthesizer.distributed.DistributedPlan`, never with ``dp_trainer``): this process
+    is rank 0 of several that train data-parallel (:mod:`safe_synthesizer.distributed`).
     """
     import torch
 
@@ -318,16 +327,15 @@ def train_model(
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in trainable)
-    training = params.training
-    batch_size = resolved.batch_size
-    accumulation = training.gradient_accumulation_steps
-    optimizer = torch.optim.AdamW(trainable, lr=resolved.learning_rate, weight_decay=training.weight_decay)
     device = loaded.device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    interrupted = False
+    distributed_info: dict[str, Any] = {}
     if dp_trainer is not None:
         # DP-SGD owns sampling (Poisson), clipping, noise and the step count.
+        optimizer = torch.optim.AdamW(
+            trainable, lr=resolved.learning_rate, weight_decay=params.training.weight_decay
+        )
         outcome = dp_trainer.train(model, optimizer, data, pad_id, device, progress, should_stop=should_stop)
         steps, losses, tokens_seen, records_seen = (
             outcome.steps,
@@ -343,61 +351,52 @@ def train_model(
         tokens_per_record = public_tokens_per_record(schema)
     else:
         dp_info = {}
-        order = list(range(len(data.input_ids)))
-        random.Random(resolved.seed).shuffle(order)
-        micro_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        steps_total = max(1, math.ceil(len(micro_batches) / accumulation))
-        scheduler = lr_scheduler(optimizer, training.lr_scheduler, training.warmup_ratio, steps_total)
-        steps = 0
-        losses: list[float] = []
-        tokens_seen = records_seen = 0
-        best_val, bad_checks, val_loss, stopped_early = math.inf, 0, None, False
-        progress.update("train", 0, steps_total, "training", examples=len(order))
-        window_loss = 0.0
-        for index, batch_idx in enumerate(micro_batches):
-            batch = collate(
-                [data.input_ids[i] for i in batch_idx], [data.labels[i] for i in batch_idx], pad_id
+        session = None
+        if distributed is not None:
+            from . import distributed as dist_mod
+
+            session = dist_mod.start(
+                distributed,
+                {
+                    "params": params,
+                    "resolved": resolved,
+                    "data": data,
+                    "pad_id": pad_id,
+                },
             )
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss / accumulation
-            loss.backward()
-            window_loss += float(loss.detach())
-            tokens_seen += int(batch["attention_mask"].sum())
-            records_seen += sum(data.n_records[i] for i in batch_idx)
-            if (index + 1) % accumulation == 0 or index == len(micro_batches) - 1:
-                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                steps += 1
-                losses.append(window_loss)
-                window_loss = 0.0
-                elapsed = max(time.time() - started, 1e-9)
-                progress.update(
-                    "train",
-                    steps,
-                    steps_total,
-                    "training",
-                    loss=round(losses[-1], 4),
-                    tokens_per_s=round(tokens_seen / elapsed, 1),
-                )
-                if should_stop is not None and should_stop():
-                    log.info("termination requested: saving the model after %d steps", steps)
-                    stopped_early = interrupted = True
-                    break
-                if val_data and steps % training.validation_steps == 0:
-                    val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
-                    progress.update("train", steps, steps_total, "validation", val_loss=round(val_loss, 4))
-                    if val_loss < best_val - 1e-4:
-                        best_val, bad_checks = val_loss, 0
-                    else:
-                        bad_checks += 1
-                        if bad_checks >= 3:
-                            log.info("early stopping: validation loss did not improve for 3 checks")
-                            stopped_early = True
-                            break
-        if val_data and not interrupted:
-            val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
+        try:
+            plain = run_plain_loop(
+                model,
+                data,
+                val_data,
+                pad_id,
+                device,
+                params,
+                resolved,
+                progress=progress,
+                should_stop=should_stop,
+                started=started,
+                session=session,
+            )
+        except BaseException as exc:
+            if session is None:
+                raise
+            failure = dist_mod.after_rank0_error(session, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+        if session is not None:
+            dist_mod.finish(session)
+            # every rank's shard goes to the staging folder; summary.json gets the counts
+            (distributed.work_dir / dist_mod.STATUS_FILE).write_text(
+                json.dumps(plain.distributed), encoding="utf-8"
+            )
+            plain.distributed["ranks"] = [
+                {k: v for k, v in r.items() if k != "example_ids"} for r in plain.distributed["ranks"]
+            ]
+        steps, losses, tokens_seen, records_seen = plain.steps, plain.losses, plain.tokens, plain.records
+        val_loss, stopped_early, interrupted = plain.val_loss, plain.stopped_early, plain.interrupted
+        distributed_info = plain.distributed
 
     adapter_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(adapter_dir)
@@ -441,7 +440,156 @@ def train_model(
         interrupted=interrupted,
         trainable_parameters=n_trainable,
         dp=dp_info,
+        world_size=int(distributed_info.get("world_size", 1)),
+        distributed=distributed_info,
     )
+
+
+@dataclass
+class PlainOutcome:
+    """What the plain (non-DP) loop did; ``distributed`` is filled when several processes trained."""
+
+    steps: int
+    losses: list[float]
+    tokens: int
+    records: int
+    val_loss: float | None
+    stopped_early: bool
+    interrupted: bool
+    distributed: dict[str, Any] = field(default_factory=dict)
+
+
+GO_ON, STOP_REQUESTED, EARLY_STOP = 0, 1, 2
+
+
+def run_plain_loop(
+    model: Any,
+    data: TokenizedExamples,
+    val_data: TokenizedExamples | None,
+    pad_id: int,
+    device: str,
+    params: SafeSynthesizerParameters,
+    resolved: ResolvedConfig,
+    *,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    started: float | None = None,
+    session: Any = None,
+) -> PlainOutcome:
+    """The training loop without DP: shuffled micro-batches, gradient accumulation, clipping,
+    validation and early stopping. With a :class:`~safe_synthesizer.distributed.Session` this rank
+    trains its shard of the examples under DistributedDataParallel; rank 0 alone validates and
+    decides when to stop, and tells the other ranks after every step."""
+    import torch
+
+    progress = progress or NullProgress()
+    started = started or time.time()
+    training = params.training
+    batch_size = resolved.batch_size
+    accumulation = training.gradient_accumulation_steps
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=resolved.learning_rate, weight_decay=training.weight_decay)
+    order = list(range(len(data.input_ids)))
+    random.Random(resolved.seed).shuffle(order)
+    rank, dropped = 0, 0
+    forward = model
+    if session is not None:
+        rank = session.rank
+        order, dropped = session.shard(order)
+        forward = session.wrap(model)
+    micro_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    steps_total = max(1, math.ceil(len(micro_batches) / accumulation))
+    scheduler = lr_scheduler(optimizer, training.lr_scheduler, training.warmup_ratio, steps_total)
+    steps = 0
+    losses: list[float] = []
+    tokens_seen = records_seen = 0  # all ranks together
+    local_tokens = local_records = 0
+    best_val, bad_checks, val_loss, stopped_early, interrupted = math.inf, 0, None, False, False
+    progress.update("train", 0, steps_total, "training", examples=len(order))
+    window_loss = 0.0
+    for index, batch_idx in enumerate(micro_batches):
+        boundary = (index + 1) % accumulation == 0 or index == len(micro_batches) - 1
+        batch = collate([data.input_ids[i] for i in batch_idx], [data.labels[i] for i in batch_idx], pad_id)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        # accumulating micro-batches skip the all-reduce; the step's last one synchronises
+        sync = contextlib.nullcontext() if session is None or boundary else forward.no_sync()
+        with sync:
+            loss = forward(**batch).loss / accumulation
+            loss.backward()
+        window_loss += float(loss.detach())
+        local_tokens += int(batch["attention_mask"].sum())
+        local_records += sum(data.n_records[i] for i in batch_idx)
+        if session is None:
+            tokens_seen, records_seen = local_tokens, local_records
+        if boundary:
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            steps += 1
+            if session is not None:
+                total_loss, tokens, records = session.sum_floats([window_loss, local_tokens, local_records])
+                window_loss = total_loss / session.world_size
+                tokens_seen, records_seen = int(tokens), int(records)
+            losses.append(window_loss)
+            window_loss = 0.0
+            decision = GO_ON
+            if rank == 0:
+                elapsed = max(time.time() - started, 1e-9)
+                progress.update(
+                    "train",
+                    steps,
+                    steps_total,
+                    "training",
+                    loss=round(losses[-1], 4),
+                    tokens_per_s=round(tokens_seen / elapsed, 1),
+                )
+                if should_stop is not None and should_stop():
+                    log.info("termination requested: saving the model after %d steps", steps)
+                    decision = STOP_REQUESTED
+                elif val_data and steps % training.validation_steps == 0:
+                    val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
+                    progress.update("train", steps, steps_total, "validation", val_loss=round(val_loss, 4))
+                    if val_loss < best_val - 1e-4:
+                        best_val, bad_checks = val_loss, 0
+                    else:
+                        bad_checks += 1
+                        if bad_checks >= 3:
+                            log.info("early stopping: validation loss did not improve for 3 checks")
+                            decision = EARLY_STOP
+            if session is not None:
+                decision = session.decision(decision)
+            if decision == STOP_REQUESTED:
+                stopped_early = interrupted = True
+                break
+            if decision == EARLY_STOP:
+                stopped_early = True
+                break
+    if val_data and not interrupted:
+        val_loss = evaluate_loss(model, val_data, pad_id, device, batch_size)
+    outcome = PlainOutcome(steps, losses, tokens_seen, records_seen, val_loss, stopped_early, interrupted)
+    if session is not None:
+        from .distributed import weights_digest
+
+        mine = {
+            "rank": rank,
+            "examples": len(order),
+            "records": local_records,
+            "tokens": local_tokens,
+            "steps": steps,
+            "weights_sha256": weights_digest(model),
+            "example_ids": order,
+        }
+        ranks = session.gather(mine)
+        outcome.distributed = {
+            "world_size": session.world_size,
+            "backend": session.backend,
+            "per_rank_batch_size": batch_size,
+            "global_batch_size": batch_size * accumulation * session.world_size,
+            "examples_left_out": dropped,
+            "ranks": ranks,
+        }
+    return outcome
 
 
 def evaluate_loss(model: Any, data: TokenizedExamples, pad_id: int, device: str, batch_size: int) -> float:

@@ -244,3 +244,40 @@ def test_managed_by_is_passed_to_the_job() -> None:
     assert "managedBy" not in jobs.build_job(OWNER, spec(), OperatorSettings(), "j")["spec"]
     with pytest.raises(ValueError):
         spec(managedBy="no-slash")
+
+
+@pytest.mark.parametrize("gpu", [0, 1])
+def test_one_gpu_or_none_runs_the_runner_in_one_process(gpu: int) -> None:
+    job = jobs.build_job(OWNER, spec(resources={"gpu": gpu}), OperatorSettings(), "ssj-one-gpu")
+    c = container(job)
+    assert c["command"] == ["safe-synthesizer", "run"]
+    assert c["args"] == ["--config", "/etc/safe-synthesizer/job.yaml"]
+    assert "dshm" not in {v["name"] for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert all(m["mountPath"] != "/dev/shm" for m in c["volumeMounts"])
+
+
+def test_four_gpus_train_in_four_processes_with_shared_memory() -> None:
+    """resources.gpu 4: `run --train-processes 4` (one training process per GPU, see
+    safe_synthesizer.distributed) and a memory-backed /dev/shm for NCCL; only steps that train."""
+    four = spec(resources={"gpu": 4})
+    job = jobs.build_job(OWNER, four, OperatorSettings(), "ssj-four-gpus")
+    c = container(job)
+    assert c["command"] == ["safe-synthesizer", "run"]
+    assert c["args"] == ["--config", "/etc/safe-synthesizer/job.yaml", "--train-processes", "4"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == "4"
+    pod = job["spec"]["template"]["spec"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}} in pod["volumes"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in c["volumeMounts"]
+    kubernetes_validate.validate(job, "1.33", strict=True)
+    train = jobs.build_job(OWNER, four, OperatorSettings(), "ssj-four-train", step="train", shards=3)
+    assert container(train)["args"] == [
+        "train",
+        "--config",
+        "/etc/safe-synthesizer/job.yaml",
+        "--train-processes",
+        "4",
+    ]
+    for step in ("generate", "merge"):  # generation and the merge do not train
+        other = jobs.build_job(OWNER, four, OperatorSettings(), f"ssj-four-{step}", step=step, shards=3)
+        assert "--train-processes" not in container(other)["args"]
+        assert all(m["mountPath"] != "/dev/shm" for m in container(other)["volumeMounts"])
