@@ -107,7 +107,6 @@ def test_two_gloo_processes_train_disjoint_shards_to_equal_weights_and_publish_o
     assert _run(tmp_path, "--train-processes", "2") == 0
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"] == "succeeded"
     training = summary["training"]
     assert training["world_size"] == 2
     dist = training["distributed"]
@@ -124,6 +123,7 @@ def test_two_gloo_processes_train_disjoint_shards_to_equal_weights_and_publish_o
     assert not shards[0] & shards[1]
     assert len(shards[0] | shards[1]) == training["examples"] - dist["examples_left_out"]
     assert training["records_seen"] == ranks[0]["records"] + ranks[1]["records"]
+    assert summary["status"] == "succeeded"
     # one adapter, rank 0's, with the synchronised weights
     assert [r["id"] for r in summary["results"]].count("adapter") == 1
     published = AutoModelForCausalLM.from_pretrained(out / "adapter")
@@ -210,3 +210,81 @@ def test_worker_failure_keeps_the_workers_own_exit_code_and_prefers_the_first_ca
     session.workers = [_Exited(0), _Exited(None)]  # type: ignore[list-item]
     (tmp_path / "rank-1.failure.json").unlink()
     assert worker_failure(session) is None
+
+
+@pytest.mark.slow
+def test_lora_on_a_pretrained_model_trains_in_two_gloo_processes(tmp_path) -> None:
+    """The pretrained (LoRA) path: the tiny Llama saved as a plain model directory, RoPE factor 2 and
+    eager attention repeated in the worker; only the LoRA weights train, equal on both ranks."""
+    from safe_synthesizer.config import SafeSynthesizerParameters
+    from safe_synthesizer.models import BUILTIN_TINY_LLAMA, load_base_model
+    from safe_synthesizer.pipeline import RunOptions, run_pipeline
+
+    base = load_base_model(BUILTIN_TINY_LLAMA, device="cpu", seed=1)
+    model_dir = tmp_path / "tiny"
+    base.model.save_pretrained(model_dir)
+    base.tokenizer.save_pretrained(model_dir)
+    data = tmp_path / "in.csv"
+    pd.read_csv(DEMO)[["age", "sex", "income"]].head(40).to_csv(data, index=False)
+    params = SafeSynthesizerParameters.model_validate(
+        {
+            "enable_replace_pii": False,
+            "evaluation": {"enabled": False},
+            "data": {"holdout": 0, "random_state": 3},
+            "training": {
+                "pretrained_model": str(model_dir),
+                "num_input_records_to_sample": 400,
+                "batch_size": 1,
+                "gradient_accumulation_steps": 2,
+                "lora_r": 4,
+                "rope_scaling_factor": 2,
+                "attn_implementation": "eager",
+            },
+        }
+    )
+    out = tmp_path / "out"
+    options = RunOptions(
+        data_source=str(data),
+        output=str(out),
+        mode="train",
+        device="cpu",
+        train_processes=2,
+        work_dir=tmp_path / "w",
+    )
+    assert run_pipeline(params, options).status == "succeeded"
+    summary = json.loads((out / "summary.json").read_text())
+    training = summary["training"]
+    dist = training["distributed"]
+    assert training["world_size"] == 2 and dist["global_batch_size"] == 1 * 2 * 2
+    assert dist["ranks"][0]["steps"] == dist["ranks"][1]["steps"] == training["steps"] > 1
+    assert dist["ranks"][0]["weights_sha256"] == dist["ranks"][1]["weights_sha256"]
+    assert (out / "adapter" / "adapter_config.json").exists()  # a LoRA adapter, not a full model
+    assert 0 < training["trainable_parameters"] < sum(p.numel() for p in base.model.parameters())
+    assert summary["resolved_config"]["rope_scaling_factor"] == 2
+    assert _workers_of_this_process() == []
+
+
+def test_dp_and_the_field_engine_train_in_one_process_with_a_warning(tmp_path) -> None:
+    """--train-processes 2 with the field-token engine: one process, a warning, no worker started."""
+    data = tmp_path / "in.csv"
+    pd.read_csv(DEMO)[["age", "sex", "income"]].head(60).to_csv(data, index=False)
+    from safe_synthesizer.config import SafeSynthesizerParameters
+    from safe_synthesizer.pipeline import RunOptions, run_pipeline
+
+    params = SafeSynthesizerParameters.model_validate(
+        {
+            "enable_replace_pii": False,
+            "evaluation": {"enabled": False},
+            "data": {"holdout": 0},
+            "training": {"engine": "field_tokens", "num_input_records_to_sample": 120},
+            "generation": {"num_records": 5},
+        }
+    )
+    out = tmp_path / "out"
+    options = RunOptions(
+        data_source=str(data), output=str(out), mode="train", device="cpu", train_processes=2
+    )
+    assert run_pipeline(params, options).status == "succeeded"
+    summary = json.loads((out / "summary.json").read_text())
+    assert any("field-token engine is small and trains in one process" in w for w in summary["warnings"])
+    assert "distributed" not in summary["training"]
