@@ -264,7 +264,7 @@ def test_lora_on_a_pretrained_model_trains_in_two_gloo_processes(tmp_path) -> No
     assert _workers_of_this_process() == []
 
 
-def test_dp_and_the_field_engine_train_in_one_process_with_a_warning(tmp_path) -> None:
+def test_the_field_engine_trains_in_one_process_with_a_warning(tmp_path) -> None:
     """--train-processes 2 with the field-token engine: one process, a warning, no worker started."""
     data = tmp_path / "in.csv"
     pd.read_csv(DEMO)[["age", "sex", "income"]].head(60).to_csv(data, index=False)
@@ -288,3 +288,62 @@ def test_dp_and_the_field_engine_train_in_one_process_with_a_warning(tmp_path) -
     summary = json.loads((out / "summary.json").read_text())
     assert any("field-token engine is small and trains in one process" in w for w in summary["warnings"])
     assert "distributed" not in summary["training"]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_to_rank_0_stops_every_rank_at_the_same_step_and_publishes_the_adapter(tmp_path) -> None:
+    """Kubernetes signals the container's main process (rank 0) only: rank 0 tells the worker to
+    stop after the same step, saves the adapter, and the run is partial (exit code 0)."""
+    import subprocess
+    import sys
+
+    config, data = _inputs(tmp_path)
+    settings = yaml.safe_load(config.read_text())
+    settings["training"]["num_input_records_to_sample"] = 200_000
+    config.write_text(yaml.safe_dump(settings))
+    cli = Path(sys.executable).parent / "safe-synthesizer"
+    work = tmp_path / "work"
+    command = [str(cli), "run", "--quiet", "--config", str(config), "--data-source", str(data)]
+    command += ["--output", str(tmp_path / "out"), "--work-dir", str(work), "--device", "cpu"]
+    command += ["--train-processes", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    logs = work / "out" / "logs.jsonl"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode()[-3000:]
+        if logs.exists():
+            events = [json.loads(line) for line in logs.read_text().splitlines() if line.strip()]
+            if any(
+                e.get("event") == "progress" and e["stage"] == "train" and (e.get("step") or 0) >= 2
+                for e in events
+            ):
+                break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError("training never reached step 2")
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 0, output[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "partial" and "during training" in summary["partial_reason"]
+    training = summary["training"]
+    assert training["interrupted"] is True and training["world_size"] == 2
+    ranks = training["distributed"]["ranks"]
+    assert ranks[0]["steps"] == ranks[1]["steps"] == training["steps"] >= 2
+    assert training["steps"] < 200_000 // 32
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    assert (tmp_path / "out" / "adapter" / "dataset_schema.json").exists()
+    assert _processes_mentioning(str(work / "distributed")) == []
