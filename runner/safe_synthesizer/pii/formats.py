@@ -104,8 +104,14 @@ def luhn_check_digit(payload: str) -> str:
 def iban_check_digits(country: str, bban: str) -> str:
     """ISO 13616 check digits for ``country`` + ``bban``."""
     rearranged = bban + country + "00"
-    numeric = "".join(str(int(c, 36)) for c in rearranged)
+    numeric = rearranged.upper().translate(_BASE36_DIGITS)
+    if not numeric.isdigit():  # a character outside 0-9A-Z: the definition's error
+        numeric = "".join(str(int(c, 36)) for c in rearranged)
     return f"{98 - int(numeric) % 97:02d}"
+
+
+#: ``int(c, 36)`` of the letters A-Z, written as decimal digits (ISO 13616 letter values).
+_BASE36_DIGITS = str.maketrans({chr(65 + i): str(10 + i) for i in range(26)})
 
 
 def card_issuer_known(digits: str) -> bool:

@@ -936,18 +936,32 @@ class Pseudonymizer:
             return self.chars(text, "iban")
 
         def make() -> str:
+            template = compact[4:]  # upper-case letters and ASCII digits (the pattern above)
+            fmt, n_digits, n_letters = _shape_info(template.translate(_SHAPE_TABLE))
+            one_block = n_digits <= 18 and n_letters <= 12  # both draws fit the stream's first block
             for attempt in range(_MAX_ATTEMPTS):
-                stream = self.stream("iban", compact, str(attempt))
-                digits = iter(stream.digits(sum(c.isdigit() for c in compact[4:])))
-                letters = iter(stream.letters(sum(not c.isdigit() for c in compact[4:])).upper())
-                bban = "".join(next(digits) if c.isdigit() else next(letters) for c in compact[4:])
+                if one_block:  # the stream's digits(n_digits) then letters(n_letters), without it
+                    acc, value = divmod(
+                        self._first_block("iban", compact, str(attempt)), _TEN_POWERS[n_digits]
+                    )
+                    digits = str(value).zfill(n_digits) if n_digits else ""
+                    letters = _letters_of(acc % _TWENTY_SIX_POWERS[n_letters], n_letters)
+                else:
+                    stream = self.stream("iban", compact, str(attempt))
+                    digits = stream.digits(n_digits)
+                    letters = stream.letters(n_letters)
+                bban = fmt.format(digits, letters, letters.upper())
                 candidate = compact[:2] + iban_check_digits(compact[:2], bban) + bban
                 if candidate != compact:
                     return candidate
             return candidate
 
-        new = iter(self._cached("iban", compact, make))
-        out = "".join(ch if ch.isspace() else next(new) for ch in text)
+        new = self._cached("iban", compact, make)
+        if len(compact) == len(text) and not _SPACE.search(text):  # no spaces to keep
+            out = new
+        else:
+            chars = iter(new)
+            out = "".join(ch if ch.isspace() else next(chars) for ch in text)
         return out if not text.islower() else out.lower()
 
     def ip(self, text: str) -> str:
