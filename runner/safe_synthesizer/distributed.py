@@ -442,7 +442,7 @@ def _worker(work_dir: Path, rank: int) -> None:
 
     from .models import load_base_model
     from .threads import configure_threads
-    from .training import _lora_model, run_plain_loop
+    from .training import _lora_model, apply_vram_fraction, run_plain_loop
 
     configure_threads()
     with (work_dir / PAYLOAD_FILE).open("rb") as handle:
@@ -456,6 +456,7 @@ def _worker(work_dir: Path, rank: int) -> None:
         from . import storage
 
         kwargs["s3"] = storage.make_s3_client(payload["s3_settings"])
+    apply_vram_fraction(params.training.max_vram_fraction, payload["device"])  # as rank 0
     loaded = load_base_model(source, hf_token=os.environ.get("HF_TOKEN"), **kwargs)
     model = _lora_model(loaded, params) if loaded.pretrained else loaded.model
     model.train()
