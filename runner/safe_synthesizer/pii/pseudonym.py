@@ -86,6 +86,9 @@ _SHAPE_TABLE = str.maketrans(
     }
 )
 _SHAPE_FORMATS_MAX = 8192
+#: ASCII layouts with every digit as ``0`` (bytes) -> their ``_POUR_TABLE`` format string.
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_POUR_FORMATS: dict[bytes, str] = {}
 _TEN_POWERS = tuple(10**k for k in range(19))
 _TWENTY_SIX_POWERS = tuple(26**k for k in range(13))
 _TWO_64 = 1 << 64
@@ -809,7 +812,13 @@ class Pseudonymizer:
     def _pour(self, layout: str, digits: str) -> str:
         """``layout`` with its digits replaced, in order, by ``digits``."""
         if layout.isascii():
-            return layout.translate(_POUR_TABLE).format(*digits)
+            shape = layout.encode("ascii").translate(_DIGITS_TO_ZERO)
+            fmt = _POUR_FORMATS.get(shape)
+            if fmt is None:
+                fmt = layout.translate(_POUR_TABLE)
+                if len(_POUR_FORMATS) < _SHAPE_FORMATS_MAX:
+                    _POUR_FORMATS[shape] = fmt
+            return fmt.format(*digits)
         it = iter(digits)
         return "".join(next(it) if ch.isdigit() else ch for ch in layout)
 
@@ -894,31 +903,35 @@ class Pseudonymizer:
         Spreadsheet damage keeps its shape: ``5.54563E+15`` gets a new mantissa (same first digit and
         exponent), ``5545630000000000.0`` a new card number before the ``.0``.
         """
-        sci = SCI_CARD.match(text)
+        sci = SCI_CARD.match(text) if "." in text else None  # both damaged forms have a point
         if sci:
             mantissa = sci.group(1) + sci.group(2)
             new = self._cached("card_sci", mantissa, lambda: self._sci_mantissa(mantissa))
             start, end = sci.start(1), sci.end(2)
             return text[:start] + new[0] + "." + new[1:] + text[end:]
-        damaged = FLOAT_CARD.match(text)
+        damaged = FLOAT_CARD.match(text) if "." in text else None
         if damaged:
             return text[: damaged.start(1)] + self.card(damaged.group(1)) + text[damaged.end(1) :]
         digits = _NON_DIGIT.sub("", text)
         if not 12 <= len(digits) <= 19:
             return self.chars(text, "card")
 
-        def make() -> str:
-            draw = _TEN_POWERS[len(digits) - 2]  # the stream's digits(n - 2): one draw, first block
-            for attempt in range(_MAX_ATTEMPTS):
-                body = digits[0] + str(self._first_block("card", digits, str(attempt)) % draw).zfill(
-                    len(digits) - 2
-                )
-                candidate = body + luhn_check_digit(body)
-                if candidate != digits:
-                    return candidate
-            return candidate
+        key = ("card", digits)
+        new = self._cache.get(key)
+        if new is None:
+            new = self._cache[key] = self._card_digits(digits)
+        return new if text == digits else self._pour(text, new)
 
-        return self._pour(text, self._cached("card", digits, make))
+    def _card_digits(self, digits: str) -> str:
+        count = len(digits) - 2
+        draw = _TEN_POWERS[count]  # the stream's digits(n - 2): one draw, first block
+        candidate = digits
+        for attempt in range(_MAX_ATTEMPTS):
+            body = digits[0] + str(self._first_block("card", digits, str(attempt)) % draw).zfill(count)
+            candidate = body + luhn_check_digit(body)
+            if candidate != digits:
+                return candidate
+        return candidate
 
     def _sci_mantissa(self, mantissa: str) -> str:
         for attempt in range(_MAX_ATTEMPTS):
@@ -977,9 +990,11 @@ class Pseudonymizer:
         except ValueError:
             return self.chars(text, "ip_address")
 
+        exploded = addr.exploded
+
         def make() -> str:
             for attempt in range(_MAX_ATTEMPTS):
-                stream = self.stream("ip", addr.exploded, str(attempt))
+                stream = self.stream("ip", exploded, str(attempt))
                 if addr.version == 4:
                     octets = [stream.below(256) for _ in range(4)]
                     if addr.is_private or addr.is_loopback:
@@ -992,14 +1007,16 @@ class Pseudonymizer:
                     candidate = ".".join(str(o) for o in octets)
                 else:
                     groups = [stream.big() & 0xFFFF for _ in range(8)]
-                    groups[0] = int(addr.exploded.split(":")[0], 16)
-                    new = ipaddress.IPv6Address(":".join(f"{g:04x}" for g in groups))
+                    groups[0] = int(exploded[:4], 16)
+                    new = ipaddress.IPv6Address(
+                        int.from_bytes(b"".join(g.to_bytes(2, "big") for g in groups), "big")
+                    )
                     candidate = new.compressed if "::" in stripped or len(stripped) < 39 else new.exploded
                 if candidate != stripped:
                     return candidate
             return candidate
 
-        return self._cached("ip", addr.exploded, make)
+        return self._cached("ip", exploded, make)
 
     def _ipv4(self, text: str, octets: list[int]) -> str:
         first, second = octets[0], octets[1]
