@@ -55,6 +55,8 @@ __all__ = ["NAME_PREFIXES", "NAME_SUFFIXES", "Pseudonymizer", "iban_check_digits
 _MAX_ATTEMPTS = 12
 _POOL_SIZE = 2048
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+#: Name tokens that are neither given names nor surnames (titles and suffixes).
+_TITLES = frozenset(NAME_PREFIXES | NAME_SUFFIXES)
 _EXTENSION = re.compile(r"(?i)(\s*(?:x|ext\.?|extension)\s*)(\d+)\s*$")
 _STREET = re.compile(
     r"^(?P<num>\d{1,6}[A-Za-z]?)(?P<sep1>\s+)(?P<street>[^\d,\n]+?)"
@@ -174,6 +176,7 @@ def vin_check_digit(vin: str) -> str:
     return "X" if r == 10 else str(r)
 
 
+@lru_cache(maxsize=65536)
 def _ascii_slug(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text)
     if folded.isascii():
@@ -407,9 +410,11 @@ class Pseudonymizer:
 
     def _pick_from(self, pool: Sequence[str], family: str, norm: str, original: str) -> str:
         candidate = original
+        folded = original.casefold()
+        size = len(pool)
         for attempt in range(_MAX_ATTEMPTS):
-            candidate = pool[(self._first_block(family, norm, str(attempt)) & _MASK_64) % len(pool)]
-            if candidate.casefold() != original.casefold():
+            candidate = pool[(self._first_block(family, norm, str(attempt)) & _MASK_64) % size]
+            if candidate.casefold() != folded:
                 return candidate
         return candidate
 
@@ -537,16 +542,16 @@ class Pseudonymizer:
     # ------------------------------------------------------------------ names
     def _lexicon_draw(self, pool: WeightedList, family: str, token: str) -> str:
         norm = token.casefold()
-
-        def make() -> str:
-            candidate = token
+        key = (family, norm)
+        hit = self._cache.get(key)
+        if hit is None:  # memoised per family and folded token (as _cached, without a closure)
+            hit = token
             for attempt in range(_MAX_ATTEMPTS):
-                candidate = pool.pick(self._first_block(family, norm, str(attempt)) & _MASK_64)
-                if candidate.casefold() != norm:
+                hit = pool.pick(self._first_block(family, norm, str(attempt)) & _MASK_64)
+                if hit.casefold() != norm:
                     break
-            return candidate
-
-        return match_case(token, self._cached(family, norm, make))
+            self._cache[key] = hit
+        return match_case(token, hit)
 
     def given(self, token: str) -> str:
         """Replacement of one given-name token."""
@@ -584,7 +589,7 @@ class Pseudonymizer:
 
     def _name_roles(self, text: str, matches: list[re.Match[str]]) -> dict[int, str]:
         """``given``/``surname`` by token start (titles and suffixes have none)."""
-        core = [m for m in matches if m.group(0).casefold().rstrip(".") not in NAME_PREFIXES | NAME_SUFFIXES]
+        core = [m for m in matches if m.group(0).casefold().rstrip(".") not in _TITLES]
         roles: dict[int, str] = {}
         if len(core) == 1:
             token = core[0].group(0).casefold()
@@ -1232,8 +1237,18 @@ class Pseudonymizer:
         return self._city(text, self._context_locale("city", text))
 
     def _city(self, text: str, locale: str | None) -> str:
-        norm = text.strip().casefold()
-        return match_case(text, self._pool_pick("city", "city", norm, text.strip(), locale))
+        stripped = text.strip()
+        norm = stripped.casefold()
+        # the pick depends on the folded name, the locale and (with one) the script (memoised: cities repeat)
+        key = (
+            ("city_pick", norm)
+            if locale is None
+            else (f"city_pick\x1f{locale}\x1f{is_latin(stripped)}", norm)
+        )
+        picked = self._cache.get(key)
+        if picked is None:
+            picked = self._cache[key] = self._pool_pick("city", "city", norm, stripped, locale)
+        return match_case(text, picked)
 
     def state(self, text: str) -> str:
         """A state: abbreviation for abbreviations, full name otherwise (of the row's country when

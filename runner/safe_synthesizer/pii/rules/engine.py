@@ -629,11 +629,9 @@ def _missing(series: pd.Series) -> np.ndarray:
     """Missing cells: NA/NaN/NaT and blank strings."""
     missing = series.isna().to_numpy()
     if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
-        blank = np.fromiter(
-            (isinstance(v, str) and not v.strip() for v in series.to_numpy(dtype=object)),
-            dtype=bool,
-            count=len(series),
-        )
+        blank = np.array(
+            [isinstance(v, str) and not v.strip() for v in series.to_numpy(dtype=object)], dtype=bool
+        ).reshape(len(series))
         missing = missing | blank
     return missing
 
