@@ -1221,11 +1221,12 @@ class Pseudonymizer:
         if num.startswith("0") and len(num) > 1:
             num = "1" + num[1:]
         street_norm = m.group("street").strip().casefold()
-        new_street = self._cached(
-            "street_name" if locale is None else f"street_name\x1f{locale}",
-            street_norm,
-            lambda: self._pool_pick("street_name", "street_name", street_norm, m.group("street"), locale),
-        )
+        key = ("street_name" if locale is None else f"street_name\x1f{locale}", street_norm)
+        new_street = self._cache.get(key)
+        if new_street is None:  # as _cached, without a closure per value
+            new_street = self._cache[key] = self._pool_pick(
+                "street_name", "street_name", street_norm, m.group("street"), locale
+            )
         sec = m.group("sec") or ""
         if sec:
             stream = self.stream("unit", sec.casefold())
