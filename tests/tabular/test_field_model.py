@@ -214,3 +214,14 @@ def test_loss_equals_the_per_position_cross_entropy():
         target = (tokens[:, q] - start).unsqueeze(1)
         expected += model.weights[q] * (torch.logsumexp(z, dim=1) - z.gather(1, target).squeeze(1))
     torch.testing.assert_close(model.per_record_loss(tokens), expected)
+
+
+def test_dropout_is_higher_for_small_tables_and_off_under_dp():
+    from safe_synthesizer.tabular.model import dropout_for, size_model
+
+    assert dropout_for(500) == dropout_for(10_000) == 0.3
+    assert dropout_for(15_000) == 0.2
+    assert dropout_for(20_000) == dropout_for(1_000_000) == 0.1
+    assert size_model(8_700, 54).dropout == 0.3
+    assert size_model(24_000, 20).dropout == 0.1
+    assert size_model(8_700, 54, dp=True).dropout == 0.0

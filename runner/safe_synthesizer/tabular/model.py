@@ -20,7 +20,13 @@ record decoded by :mod:`.generate` is valid by construction.
 Sizing from the data (``rows`` training records, ``P`` positions)::
 
     hidden = 128 if rows < 5,000; 256 if rows < 100,000; else 512   (GPU: twice that; DP: half)
-    layers = 2;  embedding d = 16;  dropout = 0.1 (0 under DP)
+    layers = 2;  embedding d = 16
+    dropout = 0.3 up to 10,000 rows, 0.1 from 20,000, linear between (0 under DP)
+
+Dropout is higher for smaller tables because they overfit sooner: on birds (8,700 training rows)
+the conditionals of ``height`` and ``speed`` scored 2.1 nats on training rows and 2.5 on unseen
+ones at the early-stopping point with 0.1, and TSTR AUC rose from 0.84 to 0.89 with 0.3 (loans, 5,000
+rows: 0.824 to 0.829, SDMetrics quality 0.920 to 0.937; Adult, 24,000 rows: no gain, 0.916 vs 0.914).
 
 DP-SGD: :meth:`FieldDecoder.clipped_gradient_sum` clips every record's gradient over all weights
 without materialising it (ghost clipping, formula there), so a DP step costs about 4/3 of a plain
@@ -60,7 +66,13 @@ def size_model(rows: int, positions: int, device: str = "cpu", dp: bool = False)
         hidden = max(64, hidden // 2)
     if device == "cuda":
         hidden *= 2
-    return ModelShape(hidden=hidden, layers=2, embed=16, dropout=0.0 if dp else 0.1)
+    return ModelShape(hidden=hidden, layers=2, embed=16, dropout=0.0 if dp else dropout_for(rows))
+
+
+def dropout_for(rows: int) -> float:
+    """0.3 up to 10,000 rows, 0.1 from 20,000, linear between (module docstring)."""
+    share = min(1.0, max(0.0, (rows - 10_000) / 10_000))
+    return round(0.3 - 0.2 * share, 3)
 
 
 def text_positions(layout: list[tuple[int, int]]) -> list[bool]:
