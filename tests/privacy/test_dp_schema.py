@@ -599,3 +599,27 @@ def test_an_isolated_spurious_bucket_is_dropped_and_a_real_far_cluster_kept():
     assert kept == [100, 107]
     noisy[far] = 2 * tau + 600  # a genuine far point mass stays
     assert dp_module.kept_magnitude_buckets(domain, noisy, sigma) == [100, 250]
+
+
+def test_integer_trim_keeps_a_thin_tail_inside_a_released_edge_bucket():
+    """Ages 17-67 (400 a year) and a thin tail 68-90 (20 a year, like Adult's): the magnitude
+    buckets release 90; the summed unit-count trim alone cut the tail at about 70, so synthetic ages
+    never passed it. The trim may not pass the released edge bucket ([76.1, 90.5): 77..90)."""
+    values = np.concatenate([np.repeat(np.arange(17, 68), 400), np.repeat(np.arange(68, 91), 20)]).astype(
+        float
+    )
+    sigma = 31.4
+    for seed in range(5):
+        lo, hi, edges = dp_module._numeric_range_and_edge_buckets(
+            values, sigma, True, np.random.default_rng(seed)
+        )
+        assert hi == 90.0 and edges is not None and edges[1] == 77.0
+        trimmed = dp_module._trim_integer_range(values, lo, hi, sigma, np.random.default_rng(seed), edges)
+        assert trimmed[1] == 90.0 and trimmed[0] == 17.0
+        unbounded = dp_module._trim_integer_range(values, lo, hi, sigma, np.random.default_rng(seed))
+        assert unbounded[1] < 77.0  # what the trim did before: the tail was lost
+    # a bucket edge beyond the data is still trimmed (education_num 1-16 released as 2-19)
+    codes = np.repeat(np.arange(2, 17), 300).astype(float)
+    lo, hi, edges = dp_module._numeric_range_and_edge_buckets(codes, sigma, True, np.random.default_rng(1))
+    assert hi == 19.0
+    assert dp_module._trim_integer_range(codes, lo, hi, sigma, np.random.default_rng(1), edges)[1] == 16.0
