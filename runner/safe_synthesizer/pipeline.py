@@ -394,10 +394,7 @@ def _run(
                 ts_plan,
             )
         except Exception as exc:  # noqa: BLE001 - evaluation must never cost the user the data
-            log.error("evaluation failed: %s", type(exc).__name__)
-            summary["warnings"].append(f"evaluation failed ({type(exc).__name__}: {str(exc)[:300]})")
-            summary["evaluation_error"] = traceback.format_exc(limit=5)[-2000:]
-            partial_reason = partial_reason or "evaluation failed; the synthetic data is published"
+            partial_reason = _record_evaluation_failure(exc, summary, partial_reason)
     return _publish(params, options, progress, timer, staging, summary, partial_reason)
 
 
@@ -767,6 +764,14 @@ def _generate_llm_stage(
     )
     del engine
     return gen
+
+
+def _record_evaluation_failure(exc: Exception, summary: dict[str, Any], partial_reason: str | None) -> str:
+    """Note a failed evaluation in the summary (warning, traceback); the run turns partial, keeping its data."""
+    log.error("evaluation failed: %s", type(exc).__name__)
+    summary["warnings"].append(f"evaluation failed ({type(exc).__name__}: {str(exc)[:300]})")
+    summary["evaluation_error"] = traceback.format_exc(limit=5)[-2000:]
+    return partial_reason or "evaluation failed; the synthetic data is published"
 
 
 def _training_schema(
@@ -1285,10 +1290,7 @@ def _run_merge(
                 evaluated,
             )
         except Exception as exc:  # noqa: BLE001 - evaluation must never cost the user the data
-            log.error("evaluation failed: %s", type(exc).__name__)
-            summary["warnings"].append(f"evaluation failed ({type(exc).__name__}: {str(exc)[:300]})")
-            summary["evaluation_error"] = traceback.format_exc(limit=5)[-2000:]
-            partial_reason = partial_reason or "evaluation failed; the synthetic data is published"
+            partial_reason = _record_evaluation_failure(exc, summary, partial_reason)
     extra: list[ResultRef] = []
     if (summary.get("training") or {}).get("adapter_dir"):  # the training step's adapter: same output
         extra.append(
