@@ -61,11 +61,12 @@ PEER = ROOT / "scripts" / "bench_quality_peer.py"
 DATASETS = ["adult", "loans", "birds"]
 PEERS = ["mostly", "gaussiancopula"]
 REFERENCES = ["marginals", "copy"]
-SKIPPABLE = ["ours", *PEERS]
+SKIPPABLE = ["ours", *PEERS, "mostly_dp"]
 LABELS = {
     "ours": "ours (default)",
     "ours_dp": "ours (DP)",
     "mostly": "MOSTLY AI engine",
+    "mostly_dp": "MOSTLY AI engine (DP)",
     "gaussiancopula": "SDV GaussianCopula",
     "marginals": "ref: indep. marginals",
     "copy": "ref: copy of train",
@@ -162,7 +163,9 @@ def run_ours(folder: Path, meta: dict, timeout: float | None, dp_epsilon: float 
     return out
 
 
-def run_peer(bench_python: str, method: str, folder: Path, meta: dict, seed: int) -> dict:
+def run_peer(
+    bench_python: str, method: str, folder: Path, meta: dict, seed: int, dp_epsilon: float | None = None
+) -> dict:
     work = folder / method
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -178,6 +181,8 @@ def run_peer(bench_python: str, method: str, folder: Path, meta: dict, seed: int
         "--seed",
         str(seed),
     ]
+    if dp_epsilon is not None:
+        cmd += ["--dp-epsilon", str(dp_epsilon)]
     rc, wall = run_logged(cmd, work / "run.log")
     res = last_json_line(work / "run.log") if rc == 0 else {}
     out: dict = {"process_wall_s": round(wall, 1), "exit_code": rc, "log": str(work / "run.log")}
@@ -323,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dp_epsilon is not None:
         generators.insert(1 if "ours" in generators else 0, "ours_dp")
         LABELS["ours_dp"] = f"ours (DP eps={args.dp_epsilon:g})"
+        if "mostly_dp" not in args.skip:  # the peer under the same total epsilon
+            generators.insert(generators.index("ours_dp") + 1, "mostly_dp")
+            LABELS["mostly_dp"] = f"MOSTLY (DP eps={args.dp_epsilon:g})"
     args.out.mkdir(parents=True, exist_ok=True)
     versions = json.loads(
         subprocess.run(
@@ -375,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
             elif g == "ours_dp":
                 r = run_ours(folder, meta, args.ours_timeout, dp_epsilon=args.dp_epsilon)
             else:
-                r = run_peer(args.bench_python, g, folder, meta, args.seed)
+                dp_epsilon = args.dp_epsilon if g == "mostly_dp" else None
+                r = run_peer(args.bench_python, g, folder, meta, args.seed, dp_epsilon)
             res["generators"][g] = r
             state = "FAILED: " + r["error"].splitlines()[0] if "error" in r else "done"
             log(f"{name}: {g}: {state} in {r.get('wall_s')} s")

@@ -195,6 +195,27 @@ def gen_mostly(train: pd.DataFrame, n: int, workdir: Path, seed: int) -> pd.Data
     return load_generated_data(ws)
 
 
+def gen_mostly_dp(train: pd.DataFrame, n: int, workdir: Path, seed: int, epsilon: float) -> pd.DataFrame:
+    """MOSTLY AI engine with its differential privacy at total ``epsilon`` (its value-range
+    protection, default ε = 1, counts inside it: training stops at ``max_epsilon``); the rest of its
+    DP settings and every other parameter at their defaults."""
+    from mostlyai import engine
+    from mostlyai.engine._common import load_generated_data
+    from mostlyai.engine.domain import DifferentialPrivacyConfig
+
+    dp = DifferentialPrivacyConfig(max_epsilon=epsilon)
+    ws = workdir / "mostly-dp-ws"
+    shutil.rmtree(ws, ignore_errors=True)
+    engine.init_logging()
+    engine.set_random_state(seed)
+    engine.split(tgt_data=train, workspace_dir=ws)
+    engine.analyze(workspace_dir=ws, differential_privacy=dp)
+    engine.encode(workspace_dir=ws)
+    engine.train(workspace_dir=ws, differential_privacy=dp)
+    engine.generate(sample_size=n, workspace_dir=ws)
+    return load_generated_data(ws)
+
+
 def gen_gaussiancopula(train: pd.DataFrame, n: int, workdir: Path, seed: int) -> pd.DataFrame:
     """SDV GaussianCopulaSynthesizer with the metadata SDV detects and its default parameters."""
     from sdv.metadata import Metadata
@@ -222,13 +243,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     # pass them: MOSTLY's default for a string column is categorical, where every date is a rare
     # category (all "_RARE_" in its output); SDV detects the dates either way.
     dates = [c for c in train.columns if _column_kind(train[c]) == "date"]
-    if args.method in ("mostly", "gaussiancopula"):
+    if args.method in ("mostly", "mostly_dp", "gaussiancopula"):
         for c in dates:
             train[c] = pd.to_datetime(train[c], errors="coerce", format="ISO8601")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    syn = GENERATORS[args.method](train, args.rows, workdir, args.seed)
+    if args.method == "mostly_dp":
+        if args.dp_epsilon is None:
+            raise SystemExit("--method mostly_dp needs --dp-epsilon")
+        syn = gen_mostly_dp(train, args.rows, workdir, args.seed, args.dp_epsilon)
+    else:
+        syn = GENERATORS[args.method](train, args.rows, workdir, args.seed)
     seconds = time.perf_counter() - start
     for c in dates:  # back to the training CSV's format
         if c in syn.columns and pd.api.types.is_datetime64_any_dtype(syn[c]):
@@ -426,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=None)
     p.add_argument("--seed", type=int, default=42)
     p = sub.add_parser("generate")
-    p.add_argument("--method", required=True, choices=sorted(GENERATORS))
+    p.add_argument("--method", required=True, choices=sorted([*GENERATORS, "mostly_dp"]))
+    p.add_argument("--dp-epsilon", type=float, default=None, help="total epsilon of mostly_dp")
     p.add_argument("--train", required=True)
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--out", required=True)

@@ -50,6 +50,14 @@ class ColumnSchema:
     # noisy joint histogram decides; plain schema: :func:`mark_exact_determined_pairs`)
     determined_by: str | None = None
     determined_map: dict[str, Any] | None = None
+    # DP schema only: the released noisy counts its bounds and categories came from (already paid
+    # for), which generation matches the column's marginal to (post-processing). Categorical:
+    # ``[[value or None, count], ...]`` of the kept values; numeric: ``[[low, high, count], ...]``
+    # of the magnitude buckets in range (values in ``[low, high)``; ``[0, 0, c]`` is exactly 0) and,
+    # when the integer trim released one, ``[[value, count], ...]`` of the integers in range.
+    noisy_counts: list[list[Any]] | None = None
+    noisy_buckets: list[list[float]] | None = None
+    noisy_integers: list[list[float]] | None = None
 
 
 @dataclass

@@ -623,3 +623,20 @@ def test_integer_trim_keeps_a_thin_tail_inside_a_released_edge_bucket():
     lo, hi, edges = dp_module._numeric_range_and_edge_buckets(codes, sigma, True, np.random.default_rng(1))
     assert hi == 19.0
     assert dp_module._trim_integer_range(codes, lo, hi, sigma, np.random.default_rng(1), edges)[1] == 16.0
+
+
+def test_integer_trim_finds_years_after_a_long_empty_stretch_of_their_bucket():
+    """Years 1964-2015 lie in one magnitude bucket, released as 1723-2047 (325 integers). Summed
+    from each edge, the empty stretch's noise hid the data until the two sums met (every synthetic
+    year was 2006); the block test finds the bulk, inside the data on both sides."""
+    rng = np.random.default_rng(0)
+    years = np.clip(np.round(rng.normal(2000, 8, 5000)), 1964, 2015).astype(float)
+    sigma = 41.0
+    for seed in range(4):
+        lo, hi, edges, _ = dp_module._numeric_release(years, sigma, True, np.random.default_rng(seed))
+        assert (lo, hi) == (1723.0, 2047.0)
+        new_lo, new_hi, counts = dp_module._trim_integer_range(
+            years, lo, hi, sigma, np.random.default_rng(seed), edges
+        )
+        assert 1964 <= new_lo <= 1995 and 2005 <= new_hi <= 2015
+        assert [v for v, _ in counts] == list(range(int(new_lo), int(new_hi) + 1))

@@ -39,6 +39,12 @@ exact min/max, which reveals rare values and extremes of the training data. Here
   its noisy total, the dependent column records ``determined_by`` and the map, and generation sets
   it from the determinant (:func:`safe_synthesizer.schema.apply_determined_columns`; post-processing).
 
+The released noisy counts are kept in the schema (``noisy_counts`` of the kept categories,
+``noisy_buckets`` of the magnitude buckets in range, ``noisy_integers`` of a trimmed integer
+range): the field engine starts its output biases there and matches each column's generated
+marginal to them (:mod:`safe_synthesizer.tabular.marginals`). That is post-processing of values
+already released and accounted here; nothing else is read from the data.
+
 Per-unit contribution: with ``data.group_training_examples_by`` a unit is a group, which may hold
 many records; every estimate uses **one uniformly drawn record per group**, so one unit changes one
 count by at most 1 and moves one point of each quantile input.
@@ -123,7 +129,8 @@ MAGNITUDE_MIN_EXP, MAGNITUDE_MAX_EXP = -20, 62  # |x| buckets from 2^MIN to 2^(M
 STEPS_PER_OCTAVE = 4  # buckets [2^(k/4), 2^((k+1)/4)): bounds within 19 % of the data's range
 LENGTH_MAX_EXP = 17  # length buckets 0, [1, 2), [2, 4), ..., [2^17, 2^18)
 SPURIOUS_BUCKET_PROBABILITY = 0.05  # accuracy target of the bucket threshold (post-processing)
-MAX_UNIT_INTEGERS = 256  # integer ranges up to this size are trimmed on unit counts
+TRIM_BLOCKS = (4, 16, 64)  # block sizes the integer trim also tests (K/b blocks each: < β/b spurious)
+MAX_UNIT_INTEGERS = 1024  # integer ranges up to this size are trimmed on unit counts (a quarter-octave bucket of years, 1723-2047, holds 325)
 GROUPINGS = (1, 4, 16)  # quarter-octave buckets, then octaves, then 4 octaves (kept_magnitude_buckets)
 
 
@@ -264,19 +271,32 @@ def _numeric_range_and_edge_buckets(
 ) -> tuple[float | None, float | None, tuple[float, float] | None]:
     """:func:`_numeric_range` and, for integers, the inner ends of its two edge buckets (the largest
     integer of the lowest kept bucket, the smallest of the highest): a trim may not pass them."""
+    lo, hi, edges, _ = _numeric_release(values, sigma, is_int, rng)
+    return lo, hi, edges
+
+
+def _numeric_release(
+    values: np.ndarray, sigma: float, is_int: bool, rng: np.random.Generator
+) -> tuple[float | None, float | None, tuple[float, float] | None, list[list[float]] | None]:
+    """:func:`_numeric_range_and_edge_buckets` and the noisy counts of the magnitude buckets from the
+    lowest to the highest kept one, ``[[low, high, count], ...]`` in value order (``[0, 0, c]``: the
+    near-zero bucket); the same release, kept for generation (post-processing)."""
     domain = magnitude_domain()
     noisy = noisy_bucket_counts(magnitude_buckets(values), domain, sigma, rng)
     kept = kept_magnitude_buckets(domain, noisy, sigma)
     if not kept:
-        return None, None, None
+        return None, None, None, None
+    first, last = domain.index(kept[0]), domain.index(kept[-1])
+    counts = [[*_bucket_edges(domain[i]), float(noisy[i])] for i in range(first, last + 1)]
     if is_int:
         spans = [s for s in (_bucket_integers(b) for b in kept) if s[0] <= s[1]]
         if not spans:
-            return None, None, None
+            return None, None, None, None
         lowest = min(spans, key=lambda s: s[0])
         highest = max(spans, key=lambda s: s[1])
-        return float(lowest[0]), float(highest[1]), (float(lowest[1]), float(highest[0]))
-    return min(_bucket_edges(b)[0] for b in kept), max(_bucket_edges(b)[1] for b in kept), None
+        return float(lowest[0]), float(highest[1]), (float(lowest[1]), float(highest[0])), counts
+    lo, hi = min(_bucket_edges(b)[0] for b in kept), max(_bucket_edges(b)[1] for b in kept)
+    return lo, hi, None, counts
 
 
 def _trim_integer_range(
@@ -299,29 +319,48 @@ def _trim_integer_range(
     71-90, 440 records, about 20 a year) does not clear the summed threshold before the bulk: the
     trim cut ``age`` at 67-70 and the synthetic ages missed 71-90 (SDMetrics' ``age``/``income``
     pair 0.75). Such an edge stays at the bucket's end (at most 19 % beyond the data).
-    Returns ``(lo, hi, released)``; nothing found leaves the range as it was."""
+    An edge also stops at the first aligned block of ``b`` integers (``TRIM_BLOCKS``) whose noisy sum
+    clears ``σ√b·spread``: data after a long empty stretch (a column of years inside the bucket
+    1723-2047) is found where the sum from the edge, carrying the stretch's noise, is not.
+    Returns ``(lo, hi, counts)``, ``counts`` the released noisy count of every integer of the new
+    range (``[[value, count], ...]``; None: nothing released); nothing found leaves the range as it was."""
     size = int(hi - lo) + 1
     if size > MAX_UNIT_INTEGERS or size < 2:
-        return lo, hi, False
+        return lo, hi, None
     domain = list(range(int(lo), int(hi) + 1))
     noisy = noisy_bucket_counts(np.round(values).astype(np.int64), domain, sigma, rng)
     spread = math.sqrt(2.0 * math.log(len(domain) / SPURIOUS_BUCKET_PROBABILITY))
 
-    def edge(counts: np.ndarray) -> int | None:
+    def edge(counts: np.ndarray, sizes: tuple[int, ...] = tuple(reversed(TRIM_BLOCKS))) -> int | None:
         # the first k whose k outermost noisy counts add up past their own threshold σ√k·spread
         total = np.cumsum(counts)
         k = np.arange(1, len(counts) + 1)
-        hits = np.nonzero(total >= np.ceil(sigma * np.sqrt(k) * spread))[0]
-        return int(hits[0]) if len(hits) else None
+        hits = list(np.nonzero(total >= np.ceil(sigma * np.sqrt(k) * spread))[0][:1])
+        # or inside the first aligned block of b integers that clears σ√b·spread alone (refined in
+        # it with the smaller sizes; its start if none): after a long empty stretch the summed noise
+        # hides the data (years 1964-2015 in the bucket 1723-2047: the sums from both edges met at
+        # 2006 and every synthetic year was 2006)
+        for i, b in enumerate(sizes):
+            blocks = len(counts) // b
+            if not blocks:
+                continue
+            sums = counts[: blocks * b].reshape(blocks, b).sum(axis=1)
+            first = np.nonzero(sums >= np.ceil(sigma * math.sqrt(b) * spread))[0]
+            if len(first):
+                start = int(first[0]) * b
+                inner = edge(counts[start : start + b], sizes[i + 1 :])
+                hits.append(start + (inner or 0))
+        return int(min(hits)) if hits else None
 
     low, high = edge(noisy), edge(noisy[::-1])
-    if low is None or high is None or domain[low] > domain[-1 - high]:
-        return lo, hi, True
-    new_lo, new_hi = float(domain[low]), float(domain[-1 - high])
-    if edge_buckets is not None:
-        new_lo = lo if new_lo > edge_buckets[0] else new_lo
-        new_hi = hi if new_hi < edge_buckets[1] else new_hi
-    return new_lo, new_hi, True
+    new_lo, new_hi = lo, hi
+    if not (low is None or high is None or domain[low] > domain[-1 - high]):
+        new_lo, new_hi = float(domain[low]), float(domain[-1 - high])
+        if edge_buckets is not None:
+            new_lo = lo if new_lo > edge_buckets[0] else new_lo
+            new_hi = hi if new_hi < edge_buckets[1] else new_hi
+    counts = [[float(v), float(c)] for v, c in zip(domain, noisy, strict=True) if new_lo <= v <= new_hi]
+    return new_lo, new_hi, counts
 
 
 def _bucket_integers(bucket: int) -> tuple[int, int]:
@@ -563,10 +602,11 @@ def dp_schema(
                 # the decision is post-processing).
                 fractional = int(np.sum(np.mod(present, 1) != 0)) + int(discrete_gaussian(rng, sigma, 1)[0])
                 is_int = fractional < bucket_threshold(sigma, 1)
-            lo, hi, edge_buckets = _numeric_range_and_edge_buckets(present, sigma, is_int, rng)
-            trimmed = False
+            lo, hi, edge_buckets, bucket_counts = _numeric_release(present, sigma, is_int, rng)
+            integer_counts = None
             if is_int and lo is not None and hi is not None:
-                lo, hi, trimmed = _trim_integer_range(present, lo, hi, sigma, rng, edge_buckets)
+                lo, hi, integer_counts = _trim_integer_range(present, lo, hi, sigma, rng, edge_buckets)
+            trimmed = integer_counts is not None
             columns.append(
                 ColumnSchema(
                     name,
@@ -575,6 +615,8 @@ def dp_schema(
                     minimum=lo,
                     maximum=hi,
                     decimals=0 if is_int else FLOAT_DECIMALS,
+                    noisy_buckets=bucket_counts,
+                    noisy_integers=integer_counts,
                 )
             )
             mechanisms[name] = {
@@ -598,7 +640,12 @@ def dp_schema(
                 "threshold": histogram_threshold(sigma, delta_column),
             }
             if categories and coverage >= CATEGORICAL_COVERAGE and len(categories) <= MAX_CATEGORIES:
-                columns.append(ColumnSchema(name, "categorical", nullable=True, categories=categories))
+                noisy_counts = [[None if v is None else str(v), float(c)] for v, c in kept.items()]
+                columns.append(
+                    ColumnSchema(
+                        name, "categorical", nullable=True, categories=categories, noisy_counts=noisy_counts
+                    )
+                )
                 info["outcome"] = "categorical"
             else:
                 lengths = series.dropna().astype(str).str.len().to_numpy(dtype=float)

@@ -30,6 +30,7 @@ import pandas as pd
 from ..progress import NullProgress, Progress
 from ..schema import TableSchema
 from .generate import DP_MIN_PROB, FieldGenerationResult, generate_field_records
+from .marginals import marginal_targets
 from .model import build_model, layout_of, load_model, save_model, size_model
 from .tokenizer import FieldTokenizer, fit_tokenizer
 from .train import FieldTrainingResult, plan_training, train_field_model
@@ -166,6 +167,7 @@ def train_field_engine(
         dp_trainer=dp_trainer,
         should_stop=should_stop,
         max_minutes=max_minutes,
+        marginal_targets=marginal_targets(tokenizer, schema) if dp else None,
     )
     # PII columns: formats only (learned from the already-replaced training columns)
     specs = learn_pii_specs(train, pii_entities) if pii_entities else {}
@@ -230,6 +232,11 @@ def generate_field_engine(
         json.loads((model_dir / "field_tokenizer.json").read_text(encoding="utf-8"))
     )
     model = load_model(model_dir / "field_model", device)
+    targets = None
+    schema_path = model_dir / "dataset_schema.json"
+    if card.get("dp") and schema_path.exists():
+        # the DP schema's released noisy counts (post-processing); a plain schema has none
+        targets = marginal_targets(tokenizer, TableSchema.from_json(schema_path.read_text(encoding="utf-8")))
     result = generate_field_records(
         model,
         tokenizer,
@@ -241,6 +248,7 @@ def generate_field_engine(
         progress=progress,
         should_stop=should_stop,
         min_prob=DP_MIN_PROB if card.get("dp") else 0.0,
+        targets=targets,
     )
     specs_path = model_dir / "pii_columns.json"
     specs = specs_from_dict(json.loads(specs_path.read_text(encoding="utf-8"))) if specs_path.exists() else {}

@@ -68,6 +68,39 @@ def _sample(logits: Any, temperature: float, top_p: float, generator: Any, min_p
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+MATCH_ITERATIONS = 50
+
+
+def match_marginal(logits: Any, target: Any, iterations: int = MATCH_ITERATIONS) -> Any:
+    """A shift of ``logits`` (rows: records, columns: one position's tokens) after which the batch's
+    mean softmax puts ``target``'s share of the constrained tokens' mass on each of them.
+
+    ``target``: shares over the constrained tokens (summing to 1), ``NaN`` on free tokens, whose
+    mean mass stays as it was. Fixed-point iteration ``s ← s + log(t · m) − log p̄`` with ``p̄`` the
+    batch-mean probability and ``m`` the constrained tokens' mean mass before the shift (as in
+    :func:`~safe_synthesizer.tabular.train.calibrate_output_bias`); a token with target 0 is never
+    drawn. Each record keeps its own conditional ordering: only the marginal moves.
+    """
+    import torch
+
+    constrained = ~torch.isnan(target)
+    share = torch.where(constrained, target, torch.zeros_like(target))
+    shift = torch.zeros_like(target)
+    shift[constrained & (share <= 0)] = float("-inf")
+    active = constrained & (share > 0)
+    if not bool(active.any()):
+        return shift
+    mass = torch.softmax(logits, dim=-1).mean(dim=0)[constrained].sum().clamp(min=1e-12)
+    log_goal = torch.log(share[active]) + torch.log(mass)
+    for _ in range(iterations):
+        mean = torch.softmax(logits + shift, dim=-1).mean(dim=0)
+        step = log_goal - torch.log(mean[active].clamp(min=1e-12))
+        shift[active] += step
+        if float(step.abs().max()) < 1e-3:
+            break
+    return shift
+
+
 def sample_token_rows(
     model: Any,
     tokenizer: FieldTokenizer,
@@ -78,8 +111,13 @@ def sample_token_rows(
     generator: Any,
     device: str,
     min_prob: float = 0.0,
+    targets: dict[int, Any] | None = None,
 ) -> list[list[int]]:
-    """Token ids of ``batch`` records (BOS first, as :meth:`FieldTokenizer.decode` reads them)."""
+    """Token ids of ``batch`` records (BOS first, as :meth:`FieldTokenizer.decode` reads them).
+
+    ``targets`` (DP runs, :func:`~safe_synthesizer.tabular.marginals.marginal_targets`): at those
+    positions the batch's marginal is matched to the target (:func:`match_marginal`) and the
+    ``min_prob`` floor does not apply (the target already says which tokens are drawn)."""
     import torch
 
     positions = tokenizer.positions
@@ -92,13 +130,21 @@ def sample_token_rows(
         bias = torch.zeros(pos.end - pos.start, device=device)
         bias[tokenizer.forbidden(pos)] = float("-inf")
         biases.append(bias)
+    matched = {
+        q: torch.as_tensor(np.asarray(t, dtype=np.float32), device=device) for q, t in (targets or {}).items()
+    }
     tokens = torch.empty((batch, len(positions)), dtype=torch.long, device=device)
     pre = model.first.bias.detach().expand(batch, -1).clone()
     with torch.no_grad():
         for q, pos in enumerate(positions):
             h = model.rest(pre)
             logits = model.position_logits(h, q).float() + biases[q]
-            local = _sample(logits, temperature, top_p, generator, min_prob)
+            if q in matched and temperature > 0:
+                scaled = logits / temperature
+                scaled = scaled + match_marginal(scaled, matched[q])
+                local = _sample(scaled, 1.0, top_p, generator, 0.0)
+            else:
+                local = _sample(logits, temperature, top_p, generator, min_prob)
             chosen = local + pos.start
             if pos.column in end_of and q > 0 and positions[q - 1].column == pos.column:
                 ended = tokens[:, q - 1] == end_of[pos.column]
@@ -122,9 +168,11 @@ def generate_field_records(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     min_prob: float = 0.0,
+    targets: dict[int, Any] | None = None,
 ) -> FieldGenerationResult:
     """``num_records`` records as a DataFrame (columns in the training order); tokens whose
-    probability is below ``min_prob`` are not drawn (see :data:`DP_MIN_PROB`)."""
+    probability is below ``min_prob`` are not drawn (see :data:`DP_MIN_PROB`); ``targets``: the
+    marginals to match per batch (DP runs, :func:`sample_token_rows`)."""
     import torch
 
     progress = progress or NullProgress()
@@ -152,6 +200,7 @@ def generate_field_records(
             generator=generator,
             device=device,
             min_prob=min_prob,
+            targets=targets,
         )
         frames.append(tokenizer.decode(rows, rng))
         made += size

@@ -153,6 +153,27 @@ def init_output_bias(model: Any, tokens: Any) -> None:
             model.out.bias[a:b] = torch.log(counts / counts.sum())
 
 
+FREE_TOKEN_SHARE = 0.01  # starting share of a token whose count was not released (a numeric missing token)
+
+
+def init_output_bias_from_targets(model: Any, targets: dict[int, Any]) -> None:
+    """Start the output biases of the positions in ``targets`` (shares over the position's tokens,
+    ``NaN`` = not released) at their logs: the DP analogue of :func:`init_output_bias`, reading the
+    DP schema's released counts only (post-processing). A free token starts at ``FREE_TOKEN_SHARE``
+    and a token with share 0 well below the rest (it stays learnable: the noise reaches it)."""
+    import torch
+
+    with torch.no_grad():
+        for q, target in targets.items():
+            share = torch.as_tensor(np.asarray(target, dtype=np.float32))
+            free = torch.isnan(share)
+            share = torch.where(
+                free, torch.full_like(share, FREE_TOKEN_SHARE), share * (1 - FREE_TOKEN_SHARE * free.sum())
+            )
+            a, b = model.offsets[q], model.offsets[q + 1]
+            model.out.bias[a:b] = torch.log(share.clamp(min=1e-4)).to(model.out.bias.device)
+
+
 def calibrate_output_bias(model: Any, tokens: Any, iterations: int = 30, chunk: int = 8192) -> float:
     """Shift every position's output bias so that its mean predicted distribution over ``tokens``
     equals the tokens' frequencies there; returns the largest remaining gap (total variation).
@@ -215,8 +236,12 @@ def train_field_model(
     dp_trainer: Any = None,
     should_stop: Callable[[], bool] | None = None,
     max_minutes: float | None = None,
+    marginal_targets: dict[int, Any] | None = None,
 ) -> FieldTrainingResult:
-    """Train ``model`` in place on the encoded ``rows`` (see module docstring); returns the measurements."""
+    """Train ``model`` in place on the encoded ``rows`` (see module docstring); returns the measurements.
+
+    ``marginal_targets`` (DP runs): the DP schema's marginals by position, where the output biases
+    start (:func:`init_output_bias_from_targets`)."""
     import torch
 
     progress = progress or NullProgress()
@@ -228,6 +253,8 @@ def train_field_model(
     n_params = sum(p.numel() for p in trainable)
     tokens_per_record = float(tokens.shape[1])
     if dp_trainer is not None:
+        if marginal_targets:
+            init_output_bias_from_targets(model, marginal_targets)
         return _train_dp(model, rows, plan, dp_trainer, device, progress, should_stop, started, n_params)
 
     init_output_bias(model, tokens)
