@@ -69,7 +69,10 @@ class TokenizerSettings:
     coarse_bins: int = 48
     fine_bins: int = 48
     max_exact_levels: int = 128
-    dp_max_exact_levels: int = 64  # DP: integer columns whose DP range holds at most this many values
+    # DP: integer columns whose DP range holds at most this many values get one token per value; the
+    # generated marginal is matched to the DP counts per token (tabular.marginals), so a point mass
+    # such as Adult's 40 hours a week comes out exact (KS 0.96 -> 0.986 at 128 instead of 64)
+    dp_max_exact_levels: int = 128
     point_mass_share: float = 0.01
     rare_min_count: int = 3
     max_levels: int = 2000
