@@ -11,6 +11,11 @@ train.csv and holdout.csv, then, sequentially on this machine:
 4. two references: ``marginals`` (each column sampled independently from train) and ``copy``
    (the training rows themselves; the privacy figures must flag it).
 
+With ``--dp-epsilon E`` two rows are added: ``ours_dp`` (the default config plus ``privacy:
+{dp_enabled: true, epsilon: E}``) and ``mostly_dp`` (MOSTLY AI's engine with its differential
+privacy at ``max_epsilon = E``, its value protection included; it trains until its ε reaches E,
+which can take long on a CPU: ``--skip mostly_dp`` leaves it out).
+
 Each generator's wall time (fit + sample) is measured. The peers and the independent scorer run in a
 separate cached venv (``--bench-python``; built by ``make bench-quality-venv``): SDMetrics
 QualityReport, train-synthetic-test-real AUC, DCR share and exact copies. The project's own SQS and
