@@ -88,3 +88,43 @@ def test_dp_output_is_valid_and_keeps_some_signal(dp_run):
     assert synthetic["age"].dropna().map(float.is_integer).all()
     # the majority class survives the noise
     assert synthetic["income"].value_counts().index[0] == real["income"].value_counts().index[0]
+
+
+def test_dp_generation_matches_the_marginals_the_dp_schema_released(dp_run, monkeypatch):
+    """The published adapter carries the DP schema's noisy counts, and generation from it passes
+    their targets to the sampler (a non-DP adapter passes none)."""
+    import numpy as np
+
+    from safe_synthesizer.schema import TableSchema
+    from safe_synthesizer.tabular import engine
+    from safe_synthesizer.tabular.marginals import marginal_targets
+    from safe_synthesizer.tabular.tokenizer import FieldTokenizer
+
+    adapter = dp_run["out"] / "adapter"
+    schema = TableSchema.from_json((adapter / "dataset_schema.json").read_text())
+    education = next(c for c in schema.columns if c.name == "education")
+    assert education.noisy_counts and all(len(pair) == 2 for pair in education.noisy_counts)
+    seen = {}
+
+    def capture(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(engine, "generate_field_records", capture)
+    with pytest.raises(RuntimeError, match="captured"):
+        engine.generate_field_engine(adapter, 10, temperature=1.0, top_p=1.0, seed=0, device="cpu")
+    tokenizer = FieldTokenizer.from_dict(json.loads((adapter / "field_tokenizer.json").read_text()))
+    expected = marginal_targets(tokenizer, schema)
+    assert seen["targets"] and set(seen["targets"]) == set(expected)
+    for q, target in expected.items():
+        assert np.array_equal(seen["targets"][q], target, equal_nan=True)
+    # the same adapter marked non-DP passes no targets
+    card = json.loads((adapter / "model_card.json").read_text())
+    (adapter / "model_card.json").write_text(json.dumps({**card, "dp": False}))
+    try:
+        seen.clear()
+        with pytest.raises(RuntimeError, match="captured"):
+            engine.generate_field_engine(adapter, 10, temperature=1.0, top_p=1.0, seed=0, device="cpu")
+        assert seen["targets"] is None
+    finally:
+        (adapter / "model_card.json").write_text(json.dumps(card, indent=2))
