@@ -46,6 +46,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_quality_metrics import (  # noqa: E402
+    TSTR_MIN_CLASS_ROWS,
     _column_kind,
     align_to,
     copy_of_train,
@@ -53,6 +54,7 @@ from bench_quality_metrics import (  # noqa: E402
     exact_copies,
     independent_marginals,
     split_train_holdout,
+    tstr_classes,
 )
 
 ADULT_COLUMNS = [
@@ -357,14 +359,18 @@ def _features(
     return np.column_stack(xs_fit), np.column_stack(xs_other), cat
 
 
-def tstr_auc(fit: pd.DataFrame, test: pd.DataFrame, target: str, seed: int = 0) -> float | None:
+def tstr_auc(
+    fit: pd.DataFrame, test: pd.DataFrame, target: str, classes: list[str], seed: int = 0
+) -> float | None:
     """HistGradientBoostingClassifier (defaults, categorical columns native) fitted on ``fit`` and
-    scored on ``test``: ROC AUC, one-vs-rest weighted by class frequency when multiclass."""
+    scored on ``test``: ROC AUC, one-vs-rest weighted by class frequency when multiclass. Only rows
+    whose target is one of ``classes`` (:func:`tstr_classes` of the real training split) take part."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
-    fit = fit[fit[target].notna()].reset_index(drop=True)
-    test = test[test[target].notna()].reset_index(drop=True)
+    task = set(classes)
+    fit = fit[fit[target].notna() & fit[target].astype(str).isin(task)].reset_index(drop=True)
+    test = test[test[target].notna() & test[target].astype(str).isin(task)].reset_index(drop=True)
     y_fit = fit[target].astype(str).to_numpy()
     y_test = test[target].astype(str).to_numpy()
     classes = sorted(set(y_test))
@@ -391,7 +397,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     target, text_cols = meta["target"], meta["text_columns"]
     metadata = sdmetrics_metadata(train, text_cols)
     excluded = [c for c in train.columns if c not in metadata["columns"]]
-    out: dict = {"real_train_auc": tstr_auc(train, holdout, target), "quality_excluded_columns": excluded}
+    classes = tstr_classes(train[target])
+    dropped = sorted(set(train[target].dropna().astype(str)) - set(classes))
+    out: dict = {
+        "real_train_auc": tstr_auc(train, holdout, target, classes),
+        "quality_excluded_columns": excluded,
+        "tstr_classes": classes,
+        "tstr_classes_left_out": dropped,
+    }
+    if dropped:
+        print(
+            f"  score: TSTR task leaves out target classes with < {TSTR_MIN_CLASS_ROWS} training rows: "
+            f"{', '.join(dropped)}"
+        )
     if excluded:
         print(f"  score: SDMetrics quality leaves out free-text/near-unique columns: {', '.join(excluded)}")
     print(
@@ -409,7 +427,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                 row.update(quality_report(train, syn, metadata))
             except Exception as exc:  # one failing metric must not lose the others
                 row["quality_error"] = f"{type(exc).__name__}: {exc}"
-            row["tstr_auc"] = tstr_auc(syn, holdout, target)
+            row["tstr_auc"] = tstr_auc(syn, holdout, target, classes)
         row.update(dcr_share(train, holdout, syn, seed=args.seed))
         row["exact_copies"] = exact_copies(train, syn)
         row["score_seconds"] = round(time.perf_counter() - start, 1)

@@ -71,3 +71,36 @@ def test_exact_copies_and_references() -> None:
     altered = copy.copy()
     altered.loc[:99, "income"] += 1.0
     assert bqm.exact_copies(train, altered) == 400
+
+
+def test_tstr_classes_are_fixed_from_the_real_training_split() -> None:
+    target = pd.Series(["a"] * 30 + ["b"] * 20 + ["c"] * 19 + [None] * 40 + [1] * 25, dtype=object)
+    assert bqm.tstr_classes(target) == ["1", "a", "b"]  # "c" has 19 rows, missing values are no class
+    assert bqm.tstr_classes(target, min_rows=19) == ["1", "a", "b", "c"]
+
+
+def test_tstr_auc_leaves_rows_of_classes_outside_the_task_out_of_fit_and_test() -> None:
+    """The scorer (bench venv code; sklearn is in the project venv too): a class outside the task
+    changes nothing, in the synthetic fit set or in the holdout."""
+    pytest.importorskip("sklearn")
+    import bench_quality_peer as peer
+
+    rng = np.random.default_rng(5)
+
+    def table(n: int) -> pd.DataFrame:
+        x = rng.normal(size=n)
+        y = np.where(x + 0.5 * rng.normal(size=n) > 0, "up", "down").astype(object)
+        return pd.DataFrame({"x": x, "colour": rng.choice(["r", "g"], n), "y": y})
+
+    fit, test = table(600), table(400)
+    tiny = pd.DataFrame({"x": [5.0, 6.0, -7.0], "colour": ["r", "g", "r"], "y": ["odd"] * 3})
+    classes = bqm.tstr_classes(pd.concat([fit, tiny])["y"])
+    assert classes == ["down", "up"]
+    plain = peer.tstr_auc(fit, test, "y", classes)
+    assert 0.7 < plain < 1.0
+    with_tiny = peer.tstr_auc(
+        pd.concat([fit, tiny], ignore_index=True), pd.concat([test, tiny]), "y", classes
+    )
+    assert with_tiny == plain
+    # the same rows inside the task do change the fit: the filter is what keeps them out
+    assert peer.tstr_auc(pd.concat([fit, tiny]), pd.concat([test, tiny]), "y", [*classes, "odd"]) != plain
