@@ -601,6 +601,32 @@ def test_an_isolated_spurious_bucket_is_dropped_and_a_real_far_cluster_kept():
     assert dp_module.kept_magnitude_buckets(domain, noisy, sigma) == [100, 250]
 
 
+def test_integer_buckets_without_an_integer_are_no_gap():
+    """Adult's ``education_num`` counts (1: 39, 2: 130, 3: 251, ...), noise-free at its run's σ = 22:
+    2's bucket [2, 2.38) clears the threshold, but its upper neighbour [2.38, 2.83) holds no integer.
+    As a real-valued column 2 looks isolated and the range starts at 3; as an integer column the
+    empty-by-construction bucket is no gap and 2 is kept (1, under the threshold, is not)."""
+    domain = dp_module.magnitude_domain()
+    sigma = 22.0
+    tau = bucket_threshold(sigma, len(domain))
+    counts = {1: 39, 2: 130, 3: 251, 4: 486, 5: 384, 6: 700, 7: 850, 8: 320, 9: 7900, 10: 5400}
+    values = np.repeat(np.array(list(counts), dtype=float), list(counts.values()))
+    buckets = dp_module.magnitude_buckets(values)
+    noisy = np.array([int(np.sum(buckets == b)) for b in domain])
+    assert tau < counts[2] < 2 * tau and counts[1] < tau
+    two = int(dp_module.magnitude_buckets(np.array([2.0]))[0])
+    three = int(dp_module.magnitude_buckets(np.array([3.0]))[0])
+    assert dp_module.kept_magnitude_buckets(domain, noisy, sigma)[0] == three
+    assert dp_module.kept_magnitude_buckets(domain, noisy, sigma, integer=True)[0] == two
+    # a bucket with no integer is never kept for an integer column, whatever its (noise) count
+    between = int(dp_module.magnitude_buckets(np.array([2.5]))[0])
+    noisy[domain.index(between)] = 10 * tau
+    assert dp_module.kept_magnitude_buckets(domain, noisy, sigma, integer=True)[0] == two
+    noisy[domain.index(two)] = 0
+    assert dp_module.kept_magnitude_buckets(domain, noisy, sigma, integer=True)[0] == three
+    assert dp_module.kept_magnitude_buckets(domain, noisy, sigma)[0] == between
+
+
 def test_integer_trim_keeps_a_thin_tail_inside_a_released_edge_bucket():
     """Ages 17-67 (400 a year) and a thin tail 68-90 (20 a year, like Adult's): the magnitude
     buckets release 90; the summed unit-count trim alone cut the tail at about 70, so synthetic ages

@@ -177,14 +177,9 @@ def noisy_kept_buckets(
     return [b for b, c in zip(domain, noisy, strict=True) if c >= tau]
 
 
-def _neighbour_keys(key: int) -> tuple[int, int]:
-    """The groups next to ``key`` in value order (the near-zero group 0 sits between -1 and 1)."""
-    if key == 0:
-        return -1, 1
-    return (key - 1 if key != 1 else 0), (key + 1 if key != -1 else 0)
-
-
-def kept_magnitude_buckets(domain: Sequence[int], noisy: np.ndarray, sigma: float) -> list[int]:
+def kept_magnitude_buckets(
+    domain: Sequence[int], noisy: np.ndarray, sigma: float, integer: bool = False
+) -> list[int]:
     """Post-processing of the noisy magnitude histogram: the lowest and highest bucket of the range
     (``[]``: nothing kept; the buckets are ordered by value, so ``[lo, hi]`` spans everything between).
 
@@ -200,6 +195,10 @@ def kept_magnitude_buckets(domain: Sequence[int], noisy: np.ndarray, sigma: floa
        threshold is dropped, unless it is its level's largest: that is what a spurious group looks
        like (probability ``β / K`` each, and a 55-column table has many columns), while the data's
        bulk is contiguous.
+    4. ``integer``: a group that holds no integer (most quarter-octave buckets under 8, every one
+       under 1 but the near-zero bucket) holds no record, so it is never kept and is no gap between
+       neighbours: with it as a gap, Adult's ``education_num`` 2 (130 records, one bucket, its
+       neighbour ``[2.38, 2.83)`` empty by construction) looked isolated and the range started at 3.
     """
     levels: list[list[list[int]]] = []  # per level (fine to coarse): kept groups, each its buckets
     for group in GROUPINGS:
@@ -212,12 +211,25 @@ def kept_magnitude_buckets(domain: Sequence[int], noisy: np.ndarray, sigma: floa
         tau = math.ceil(
             sigma * math.sqrt(group) * math.sqrt(2.0 * math.log(len(sums) / SPURIOUS_BUCKET_PROBABILITY))
         )
-        kept = {key for key, total in sums.items() if total >= tau}
+        # keys in value order (..., -2, -1, 0, 1, 2, ...: -k holds the negatives of k), those that
+        # can hold a record; neighbours are adjacent in it
+        order = [
+            key
+            for key in sorted(sums)
+            if not integer or any(_bucket_integers(b)[0] <= _bucket_integers(b)[1] for b in members[key])
+        ]
+        kept = {key for key in order if sums[key] >= tau}
         best = max(kept, key=lambda k: sums[k]) if kept else None
         solid = [
             sorted(members[key])
-            for key in sorted(kept)
-            if key == best or sums[key] >= 2 * tau or any(n in kept for n in _neighbour_keys(key))
+            for i, key in enumerate(order)
+            if key in kept
+            and (
+                key == best
+                or sums[key] >= 2 * tau
+                or (i > 0 and order[i - 1] in kept)
+                or (i + 1 < len(order) and order[i + 1] in kept)
+            )
         ]
         levels.append(solid)
     if not any(levels):
@@ -283,7 +295,7 @@ def _numeric_release(
     near-zero bucket); the same release, kept for generation (post-processing)."""
     domain = magnitude_domain()
     noisy = noisy_bucket_counts(magnitude_buckets(values), domain, sigma, rng)
-    kept = kept_magnitude_buckets(domain, noisy, sigma)
+    kept = kept_magnitude_buckets(domain, noisy, sigma, integer=is_int)
     if not kept:
         return None, None, None, None
     first, last = domain.index(kept[0]), domain.index(kept[-1])
