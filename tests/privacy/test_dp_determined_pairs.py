@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from safe_synthesizer.config import SafeSynthesizerParameters
-from safe_synthesizer.privacy.accounting import schema_epsilon_for
+from safe_synthesizer.privacy.accounting import LENGTH_SIGMA_FACTOR, schema_epsilon_for
 from safe_synthesizer.privacy.schema import (
     MAX_PAIR_HISTOGRAMS,
     candidate_pairs,
@@ -110,10 +110,16 @@ def test_dp_schema_finds_the_code_of_a_label_and_nothing_else():
     } in pairs["tested"]
     # the reserved joint histograms are in the accounted total, and the total stays in budget
     per_column = sum(m["histograms"] for m in ledger["columns"].values())
-    assert ledger["histograms"] == per_column + pairs["histograms"]
-    assert schema_epsilon_for(ledger["sigma"], ledger["histograms"], ledger["delta_gaussian"]) <= (
-        ledger["epsilon_reserved"] * (1 + 1e-9)
+    assert ledger["histograms"] + ledger["length_histograms"] == per_column + pairs["histograms"]
+    assert ledger["length_histograms"] == 3  # one per text column, at the coarser noise
+    assert ledger["length_sigma"] == ledger["sigma"] * LENGTH_SIGMA_FACTOR
+    spent = schema_epsilon_for(
+        ledger["sigma"],
+        ledger["histograms"],
+        ledger["delta_gaussian"],
+        coarse_histograms=ledger["length_histograms"],
     )
+    assert spent <= ledger["epsilon_reserved"] * (1 + 1e-9)
     # the map survives the adapter's dataset_schema.json
     assert TableSchema.from_json(schema.to_json()).columns[1].determined_map == code.determined_map
 

@@ -19,6 +19,7 @@ from safe_synthesizer.autoconfig import auto_delta
 from safe_synthesizer.config import SafeSynthesizerParameters
 from safe_synthesizer.privacy import schema as dp_module
 from safe_synthesizer.privacy.accounting import (
+    LENGTH_SIGMA_FACTOR,
     SCHEMA_DELTA_FRACTION,
     SCHEMA_EPSILON_FRACTION,
     schema_noise_sigma,
@@ -288,23 +289,27 @@ def test_dp_schema_spends_at_most_the_reserved_share(table, released):
     assert ledger["epsilon"] <= budget.schema_epsilon * (1 + 1e-12)
     assert ledger["delta"] <= budget.schema_delta * (1 + 1e-12)
     # 2 numeric columns (magnitudes + unit integers each, plus the fractional count of the float one)
-    # and 2 text columns (values + lengths): 9, plus 2 joint histograms reserved for determined
-    # pairs (2 text columns: one text pair and 4 text x numeric pairs are possible): H = 11
+    # and 2 text columns (values): 7, plus 2 joint histograms reserved for determined pairs (2 text
+    # columns: one text pair and 4 text x numeric pairs are possible): H = 9 at σ; and the 2 text
+    # columns' length histograms at LENGTH_SIGMA_FACTOR · σ
     assert ledger["pairs"]["histograms"] == 2
-    assert ledger["histograms"] == 11
+    assert ledger["histograms"] == 9
+    assert ledger["length_histograms"] == 2
+    assert ledger["length_sigma"] == ledger["sigma"] * LENGTH_SIGMA_FACTOR
     assert ledger["delta_gaussian"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
     assert ledger["delta_thresholds"] == pytest.approx(budget.schema_delta / 2, rel=1e-12)
     assert ledger["sigma"] == pytest.approx(
-        schema_noise_sigma(budget.schema_epsilon, 11, budget.schema_delta / 2)
+        schema_noise_sigma(budget.schema_epsilon, 9, budget.schema_delta / 2, coarse_histograms=2)
     )
     # the accounted ε uses most of the share (σ is the smallest to 1 %), and meets the zCDP bound
     assert ledger["epsilon"] >= 0.9 * budget.schema_epsilon
-    rho = 9 / (2 * ledger["sigma"] ** 2)
+    rho = 9 / (2 * ledger["sigma"] ** 2) + 2 / (2 * ledger["length_sigma"] ** 2)
     assert ledger["epsilon"] <= rho + 2 * math.sqrt(rho * math.log(1 / ledger["delta_gaussian"]))
     columns = ledger["columns"]
     assert set(columns) == set(table.columns)
     assert (
-        sum(c["histograms"] for c in columns.values()) + ledger["pairs"]["histograms"] == ledger["histograms"]
+        sum(c["histograms"] for c in columns.values()) + ledger["pairs"]["histograms"]
+        == ledger["histograms"] + ledger["length_histograms"]
     )
     assert sum(c["delta"] for c in columns.values()) == pytest.approx(ledger["delta_thresholds"], rel=1e-12)
     for name in ("amount", "age"):  # public bucket domain: no δ
@@ -362,8 +367,11 @@ def test_the_mechanisms_run_spend_no_more_than_the_ledger_says(table, monkeypatc
     assert len(grids) <= ledger["pairs"]["histograms"]
     for grid in grids:
         sizes.remove(grid)
-    assert all(sigma == ledger["sigma"] for _, sigma, _ in calls)
-    assert len(calls) <= ledger["histograms"]
+    # every release at σ but the string column's length bound, at the coarser length σ
+    at_length_sigma = [kind for kind, sigma, _ in calls if sigma == ledger["length_sigma"]]
+    assert at_length_sigma == ["buckets"]
+    assert all(sigma in (ledger["sigma"], ledger["length_sigma"]) for _, sigma, _ in calls)
+    assert len(calls) <= ledger["histograms"] + ledger["length_histograms"]
     assert sum(d for _, _, d in calls) <= ledger["delta_thresholds"] * (1 + 1e-12)
     # 2 text columns (one histogram each), 2 numeric (one bucket histogram each), the integer age's
     # unit-integer histogram, 1 string length bound

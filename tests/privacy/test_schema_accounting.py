@@ -14,7 +14,12 @@ import math
 import pytest
 from scipy.stats import norm
 
-from safe_synthesizer.privacy.accounting import schema_epsilon_for, schema_noise_sigma, zcdp_sigma
+from safe_synthesizer.privacy.accounting import (
+    LENGTH_SIGMA_FACTOR,
+    schema_epsilon_for,
+    schema_noise_sigma,
+    zcdp_sigma,
+)
 
 CASES = [(0.8, 24, 2.6e-7), (0.8, 72, 1.8e-6), (0.16, 6, 1e-6), (2.0, 120, 1e-8)]
 
@@ -58,3 +63,26 @@ def test_h_histograms_compose_like_one_gaussian_of_sigma_over_root_h():
     assert schema_epsilon_for(sigma, histograms, delta) == pytest.approx(
         continuous.get_epsilon_for_delta(delta), rel=0.02
     )
+
+
+@pytest.mark.parametrize(("epsilon", "histograms", "delta"), CASES)
+def test_coarse_length_histograms_are_accounted_at_their_own_noise(epsilon, histograms, delta):
+    """``L`` histograms at ``k·σ`` besides ``H`` at ``σ``: zCDP adds their ``ρ`` (``L / (2k²σ²)``), the
+    continuous-Gaussian PLD equals one Gaussian of ``σ / √(H + L/k²)``, and σ is the smallest that
+    meets ε (counting the coarse ones as full histograms would need more noise)."""
+    from dp_accounting.pld import privacy_loss_distribution
+
+    coarse = max(1, histograms // 3)
+    sigma = schema_noise_sigma(epsilon, histograms, delta, coarse_histograms=coarse)
+    spent = schema_epsilon_for(sigma, histograms, delta, coarse_histograms=coarse)
+    assert spent <= epsilon < schema_epsilon_for(sigma / 1.02, histograms, delta, coarse_histograms=coarse)
+    k = LENGTH_SIGMA_FACTOR
+    rho = histograms / (2 * sigma**2) + coarse / (2 * (k * sigma) ** 2)
+    assert spent <= rho + 2 * math.sqrt(rho * math.log(1 / delta))
+    if sigma >= 5:
+        weight = histograms + coarse / k**2
+        continuous = privacy_loss_distribution.from_gaussian_mechanism(sigma / math.sqrt(weight))
+        assert spent == pytest.approx(continuous.get_epsilon_for_delta(delta), rel=0.02)
+    full = schema_noise_sigma(epsilon, histograms + coarse, delta)
+    assert sigma < full
+    assert schema_epsilon_for(sigma, histograms, delta) < spent  # the coarse ones do count

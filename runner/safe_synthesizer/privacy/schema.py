@@ -50,14 +50,16 @@ many records; every estimate uses **one uniformly drawn record per group**, so o
 count by at most 1 and moves one point of each quantile input.
 
 Budget (see :mod:`.accounting`): ``(ε_schema, δ_schema)`` is reserved from the target. The schema
-releases ``H = 2·#numeric + #float + 2·#text + P`` histograms (a numeric column's magnitude buckets and,
-when it is integer with at most ``MAX_UNIT_INTEGERS`` values in range, a histogram of those integers
-to trim the range; a float-dtype column also releases a noisy count of its fractional values,
-integer-valued when under the ``β`` threshold; a text column is counted with its length histogram;
-every column is counted as if it released all of them; ``P = min(MAX_PAIR_HISTOGRAMS, candidate
-pairs by kind)`` joint histograms are reserved for determined pairs, below), each of sensitivity 1; ``δ_schema`` is halved between the Gaussian
-part (``δ_g``) and the thresholds (``δ_c = δ_schema / 2 / #text`` per text column; no text column:
-all of it to ``δ_g``), and ``σ = schema_noise_sigma(ε_schema, H, δ_g)`` (PLD of H discrete
+releases ``H = 2·#numeric + #float + #text + P`` histograms at noise ``σ`` (a numeric column's
+magnitude buckets and, when it is integer with at most ``MAX_UNIT_INTEGERS`` values in range, a
+histogram of those integers to trim the range; a float-dtype column also releases a noisy count of
+its fractional values, integer-valued when under the ``β`` threshold; a text column's values; every
+column is counted as if it released all of them; ``P = min(MAX_PAIR_HISTOGRAMS, candidate pairs by
+kind)`` joint histograms are reserved for determined pairs, below) and ``#text`` length histograms at
+``LENGTH_SIGMA_FACTOR · σ`` (each text column counted, whether or not it turns out free text), each
+of sensitivity 1; ``δ_schema`` is halved between the Gaussian part (``δ_g``) and the thresholds
+(``δ_c = δ_schema / 2 / #text`` per text column; no text column: all of it to ``δ_g``), and
+``σ = schema_noise_sigma(ε_schema, H, δ_g, coarse_histograms=#text)`` (PLD of the composed discrete
 Gaussians, :mod:`.accounting`). By the standard thresholding argument the schema is
 ``(ε_gauss, δ_g + Σ δ_c) <= (ε_schema, δ_schema)``-DP, and with DP-SGD at
 ``(ε − ε_schema, δ − δ_schema)`` the whole release is ``(ε, δ)``-DP. The ledger reports the
@@ -79,7 +81,7 @@ from ..autoconfig import auto_delta
 from ..config import SafeSynthesizerParameters, is_auto
 from ..errors import UserInputError
 from ..schema import ColumnSchema, TableSchema
-from .accounting import schema_epsilon_for, schema_noise_sigma, split_budget
+from .accounting import LENGTH_SIGMA_FACTOR, schema_epsilon_for, schema_noise_sigma, split_budget
 
 MARGIN = 2.0  # string length bounds are widened by this factor (post-processing)
 FLOAT_DECIMALS = 6
@@ -587,11 +589,19 @@ def dp_schema(
     )
     # every numeric column may release a unit-integer histogram to trim its range (_trim_integer_range)
     pair_histograms = reserved_pair_histograms(n_text, n_numeric)
-    histograms = 2 * n_numeric + 2 * n_text + n_float + pair_histograms
+    histograms = 2 * n_numeric + n_text + n_float + pair_histograms
+    length_histograms = n_text  # at LENGTH_SIGMA_FACTOR · σ (they only bound a length)
     delta_thresholds = budget.schema_delta / 2 if n_text else 0.0
     delta_gauss = budget.schema_delta - delta_thresholds
     delta_column = delta_thresholds / n_text if n_text else 0.0
-    sigma = schema_noise_sigma(budget.schema_epsilon, histograms, delta_gauss) if histograms else 0.0
+    released = histograms + length_histograms
+    sigma = (
+        schema_noise_sigma(
+            budget.schema_epsilon, histograms, delta_gauss, coarse_histograms=length_histograms
+        )
+        if released
+        else 0.0
+    )
 
     columns: list[ColumnSchema] = []
     mechanisms: dict[str, dict[str, Any]] = {}
@@ -648,6 +658,7 @@ def dp_schema(
                 "mechanism": "thresholded discrete-Gaussian histogram",
                 "sigma": sigma,
                 "histograms": 2,
+                "length_sigma": sigma * LENGTH_SIGMA_FACTOR,
                 "delta": delta_column,
                 "threshold": histogram_threshold(sigma, delta_column),
             }
@@ -661,7 +672,7 @@ def dp_schema(
                 info["outcome"] = "categorical"
             else:
                 lengths = series.dropna().astype(str).str.len().to_numpy(dtype=float)
-                max_length = _length_bound(lengths, sigma, rng)
+                max_length = _length_bound(lengths, sigma * LENGTH_SIGMA_FACTOR, rng)
                 columns.append(
                     ColumnSchema(name, "string", nullable=True, min_length=0, max_length=max_length)
                 )
@@ -679,11 +690,17 @@ def dp_schema(
             by_name[b].determined_by, by_name[b].determined_map = a, mapping
         pairs.append({"columns": [a, b], "determined": bool(mapping), "levels_mapped": len(mapping or {})})
     ledger = {
-        "epsilon": schema_epsilon_for(sigma, histograms, delta_gauss) if histograms else 0.0,
-        "delta": delta_gauss + delta_column * n_text if histograms else 0.0,
+        "epsilon": (
+            schema_epsilon_for(sigma, histograms, delta_gauss, coarse_histograms=length_histograms)
+            if released
+            else 0.0
+        ),
+        "delta": delta_gauss + delta_column * n_text if released else 0.0,
         "sigma": sigma,
         "histograms": histograms,
-        "delta_gaussian": delta_gauss if histograms else 0.0,
+        "length_histograms": length_histograms,
+        "length_sigma": sigma * LENGTH_SIGMA_FACTOR,
+        "delta_gaussian": delta_gauss if released else 0.0,
         "delta_thresholds": delta_column * n_text,
         "epsilon_reserved": budget.schema_epsilon,
         "delta_reserved": budget.schema_delta,
