@@ -17,6 +17,7 @@ from safe_synthesizer.tabular.marginals import (
     marginal_targets,
     numeric_target,
     numeric_value_masses,
+    released_units,
 )
 from safe_synthesizer.tabular.model import build_model, size_model
 from safe_synthesizer.tabular.tokenizer import NA_LABEL, fit_tokenizer
@@ -83,6 +84,34 @@ def test_categorical_target_clips_negative_counts_and_zeroes_what_was_not_releas
     assert shares["a"] == pytest.approx(0.75) and shares[NA_LABEL] == pytest.approx(0.25)
     assert shares["b"] == 0 and shares["c"] == 0  # negative noisy count; not released
     assert categorical_target(codec, ColumnSchema("c", "categorical")) is None
+
+
+def test_records_of_dropped_levels_go_to_the_missing_token():
+    """Training encodes a level the DP schema dropped as missing; its records' mass (the released
+    table size, the median of the categorical columns' sums, less the column's sum) goes there."""
+    codecs = fit_tokenizer(
+        pd.DataFrame({"edu": ["hs", "ba"], "race": ["x", "y"]}),
+        dp_domains={"edu": {"categories": ["ba", "hs"]}, "race": {"categories": ["x", "y"]}},
+    ).columns
+    codec = codecs[0]
+    edu = ColumnSchema("edu", "categorical", categories=["ba", "hs"], noisy_counts=[["hs", 600], ["ba", 300]])
+    full = [
+        ColumnSchema(
+            name, "categorical", categories=["x", "y"], noisy_counts=[["x", 500], ["y", total - 500]]
+        )
+        for name, total in (("sex", 1000), ("race", 1010), ("kind", 990))
+    ]
+    schema = TableSchema([edu, *full])
+    assert released_units(schema) == 995  # median of 900, 1000, 1010, 990
+    shares = dict(zip(codec.labels, categorical_target(codec, edu, released_units(schema)), strict=True))
+    assert shares[NA_LABEL] == pytest.approx(95 / 995)  # 995 - 900 records of dropped levels
+    assert shares["hs"] == pytest.approx(600 / 995) and shares["ba"] == pytest.approx(300 / 995)
+    # a column whose counts already cover the table gets no missing mass from it
+    race = dict(
+        zip(codecs[1].labels, categorical_target(codecs[1], full[1], released_units(schema)), strict=True)
+    )
+    assert race[NA_LABEL] == 0
+    assert released_units(TableSchema([ColumnSchema("n", "integer")])) is None
 
 
 def test_numeric_masses_spread_buckets_over_their_integers_by_the_noisy_integer_counts():
@@ -173,3 +202,14 @@ def test_generation_matches_a_deliberately_wrong_model_to_the_targets(table):
     matched, unmatched = color_shares(True), color_shares(False)
     assert np.abs(matched - goal).max() < 0.02
     assert np.abs(unmatched - goal).max() > 0.1
+
+
+def test_under_dp_a_column_without_missing_values_may_still_generate_them():
+    """Whether a column has a missing value is not released under DP: the codec allows the missing
+    token for every column (its marginal target sets how often), not only for those that had one."""
+    frame = pd.DataFrame({"edu": ["hs", "ba", "hs"], "flag": [True, False, True]})
+    tokenizer = fit_tokenizer(frame, dp_domains={"edu": {"categories": ["ba", "hs"]}})
+    assert all(codec.nullable for codec in tokenizer.columns)
+    assert all(tokenizer.forbidden(position) == [] for position in tokenizer.positions)
+    plain = fit_tokenizer(frame)
+    assert not any(codec.nullable for codec in plain.columns)

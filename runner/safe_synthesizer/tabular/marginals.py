@@ -12,8 +12,13 @@ A target is a vector over the position's tokens: ``NaN`` marks a *free* token wh
 model's (a numeric column's missing token: missing values are not counted by its histogram); the
 other entries are shares summing to 1 over the constrained tokens.
 
-* **categorical**: each level's noisy count clipped at 0; a level without a kept count and the
-  missing token without a kept count of missing values get 0 (they were not released).
+* **categorical**: each level's noisy count clipped at 0; a level without a kept count gets 0 (it
+  was not released). Training encodes a record of a level the DP schema dropped as missing, so the
+  missing token gets the kept count of missing values plus the records no kept count holds: the
+  table's size, estimated as the median over categorical columns of their summed noisy counts,
+  less this column's sum (clipped at 0). Those records come out as missing values: UCI Adult's
+  `education` levels under the threshold (`Preschool`, `1st-4th`: 162 records) keep their mass
+  and their place in `education_num` (2) instead of being spread over the kept levels.
 * **numeric**: each magnitude bucket's clipped count is spread over the values in it: over its
   integers by their clipped noisy counts when the integer trim released them (uniformly when those
   are all 0), else over up to ``POINTS_PER_BUCKET`` evenly spaced points (the near-zero bucket is
@@ -36,14 +41,30 @@ from .tokenizer import NA_LABEL, ColumnCodec, FieldTokenizer, _encode_numeric
 POINTS_PER_BUCKET = 64
 
 
-def categorical_target(codec: ColumnCodec, column: ColumnSchema) -> np.ndarray | None:
-    """Shares of the codec's labels from the column's noisy counts (None: nothing released)."""
+def released_units(schema: TableSchema) -> float | None:
+    """The table's size from released values only: the median over categorical columns of their
+    summed (clipped) noisy counts (None: no column has any)."""
+    sums = [
+        sum(max(0.0, float(c)) for _, c in column.noisy_counts)
+        for column in schema.columns
+        if column.kind == "categorical" and column.noisy_counts
+    ]
+    return float(np.median(sums)) if sums else None
+
+
+def categorical_target(
+    codec: ColumnCodec, column: ColumnSchema, units: float | None = None
+) -> np.ndarray | None:
+    """Shares of the codec's labels from the column's noisy counts (None: nothing released); with
+    ``units`` (:func:`released_units`) the records of dropped levels go to the missing token."""
     if not column.noisy_counts:
         return None
     counts = {None if key is None else str(key): max(0.0, float(c)) for key, c in column.noisy_counts}
     target = np.array(
         [counts.get(None if label == NA_LABEL else label, 0.0) for label in codec.labels], dtype=float
     )
+    if units is not None and NA_LABEL in codec.labels:
+        target[codec.labels.index(NA_LABEL)] += max(0.0, units - sum(counts.values()))
     total = target.sum()
     return target / total if total > 0 else None
 
@@ -110,6 +131,7 @@ def numeric_target(codec: ColumnCodec, column: ColumnSchema) -> np.ndarray | Non
 def marginal_targets(tokenizer: FieldTokenizer, schema: TableSchema) -> dict[int, np.ndarray]:
     """Target of every position that has one, by position index (module docstring)."""
     by_name = {c.name: c for c in schema.columns}
+    units = released_units(schema)
     out: dict[int, np.ndarray] = {}
     seen: set[int] = set()
     for q, position in enumerate(tokenizer.positions):
@@ -122,7 +144,7 @@ def marginal_targets(tokenizer: FieldTokenizer, schema: TableSchema) -> dict[int
             continue
         target: Any = None
         if codec.kind == "categorical":
-            target = categorical_target(codec, column)
+            target = categorical_target(codec, column, units)
         elif codec.kind == "numeric":
             target = numeric_target(codec, column)
         if target is not None:

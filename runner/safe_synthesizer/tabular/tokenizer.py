@@ -630,9 +630,14 @@ def _fit_column(
     if dp and domain is not None and domain.get("categories") is not None:
         codec = _fit_categorical(name, series, settings, [str(c) for c in domain["categories"]])
         codec.value_type = domain.get("value_type", codec.value_type)
+        # whether the column has a missing value is not released: the missing token stays allowed
+        # (the DP schema's columns are all nullable) and its marginal target says how often
+        codec.nullable = nullable
         return codec
     if pd.api.types.is_bool_dtype(present):
-        return _fit_categorical(name, series, settings, ["true", "false"] if dp else None)
+        codec = _fit_categorical(name, series, settings, ["true", "false"] if dp else None)
+        codec.nullable = codec.nullable or dp
+        return codec
     if pd.api.types.is_numeric_dtype(present) and len(present):
         numbers = present.to_numpy(dtype=float)
         if dp and domain is not None and "integer" in domain:
