@@ -18,7 +18,9 @@ which can take long on a CPU: ``--skip mostly_dp`` leaves it out).
 
 Each generator's wall time (fit + sample) is measured. The peers and the independent scorer run in a
 separate cached venv (``--bench-python``; built by ``make bench-quality-venv``): SDMetrics
-QualityReport, train-synthetic-test-real AUC, DCR share and exact copies. The project's own SQS and
+QualityReport, train-synthetic-test-real AUC (over the target classes with at least 20 rows of the
+real training split: a rarer class makes the gradient-boosting scorer unstable), DCR share and
+exact copies. The project's own SQS and
 DPS come from ``safe_synthesizer.evaluation.evaluate`` in this (the project's) venv, on the same
 train/holdout for every generator; for ``ours`` the SQS/DPS of its summary.json are printed too.
 
@@ -264,6 +266,11 @@ def table(name: str, meta: dict, res: dict) -> str:
     lines.append(
         f"real train split -> holdout TSTR AUC (reference): {fmt(res.get('real_train_auc'), '.3f', 0)}"
     )
+    if res.get("tstr_classes_left_out"):
+        lines.append(
+            "TSTR leaves out target classes with under 20 training rows: "
+            + ", ".join(res["tstr_classes_left_out"])
+        )
     load = res.get("load_average_after")
     if load:
         lines.append(
@@ -410,8 +417,11 @@ def main(argv: list[str] | None = None) -> int:
         scores = json.loads((folder / "scores.json").read_text())
         res["real_train_auc"] = scores.pop("real_train_auc")
         res["quality_excluded_columns"] = scores.pop("quality_excluded_columns")
+        res["tstr_classes"] = scores.pop("tstr_classes", None)
+        res["tstr_classes_left_out"] = scores.pop("tstr_classes_left_out", [])
         for g, s in scores.items():
-            res["generators"][g].update(s)
+            if g in res["generators"]:
+                res["generators"][g].update(s)
         for g, r in done.items():
             log(f"{name}: own evaluation (SQS/DPS) of {g}")
             try:
