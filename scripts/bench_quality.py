@@ -63,6 +63,8 @@ import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from bench_quality_metrics import TSTR_MIN_CLASS_ROWS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT / "scripts" / "bench_quality_peer.py"
 DATASETS = ["adult", "loans", "birds"]
@@ -268,7 +270,7 @@ def table(name: str, meta: dict, res: dict) -> str:
     )
     if res.get("tstr_classes_left_out"):
         lines.append(
-            "TSTR leaves out target classes with under 20 training rows: "
+            f"TSTR leaves out target classes with under {TSTR_MIN_CLASS_ROWS} training rows: "
             + ", ".join(res["tstr_classes_left_out"])
         )
     load = res.get("load_average_after")

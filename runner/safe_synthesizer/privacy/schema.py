@@ -215,11 +215,7 @@ def kept_magnitude_buckets(
         )
         # keys in value order (..., -2, -1, 0, 1, 2, ...: -k holds the negatives of k), those that
         # can hold a record; neighbours are adjacent in it
-        order = [
-            key
-            for key in sorted(sums)
-            if not integer or any(_bucket_integers(b)[0] <= _bucket_integers(b)[1] for b in members[key])
-        ]
+        order = [key for key in sorted(sums) if not integer or any(_holds_integer(b) for b in members[key])]
         kept = {key for key in order if sums[key] >= tau}
         best = max(kept, key=lambda k: sums[k]) if kept else None
         solid = [
@@ -385,6 +381,12 @@ def _bucket_integers(bucket: int) -> tuple[int, int]:
     if bucket > 0:
         return math.ceil(low), math.ceil(high) - 1
     return math.floor(low) + 1, math.floor(high)
+
+
+def _holds_integer(bucket: int) -> bool:
+    """Whether a magnitude bucket contains an integer (the near-zero bucket holds 0)."""
+    low, high = _bucket_integers(bucket)
+    return low <= high
 
 
 def _length_bound(lengths: np.ndarray, sigma: float, rng: np.random.Generator) -> int | None:
@@ -594,12 +596,12 @@ def dp_schema(
     delta_thresholds = budget.schema_delta / 2 if n_text else 0.0
     delta_gauss = budget.schema_delta - delta_thresholds
     delta_column = delta_thresholds / n_text if n_text else 0.0
-    released = histograms + length_histograms
+    # histograms counts every text column, so with none of them there is no length histogram either
     sigma = (
         schema_noise_sigma(
             budget.schema_epsilon, histograms, delta_gauss, coarse_histograms=length_histograms
         )
-        if released
+        if histograms
         else 0.0
     )
 
@@ -692,15 +694,15 @@ def dp_schema(
     ledger = {
         "epsilon": (
             schema_epsilon_for(sigma, histograms, delta_gauss, coarse_histograms=length_histograms)
-            if released
+            if histograms
             else 0.0
         ),
-        "delta": delta_gauss + delta_column * n_text if released else 0.0,
+        "delta": delta_gauss + delta_column * n_text if histograms else 0.0,
         "sigma": sigma,
         "histograms": histograms,
         "length_histograms": length_histograms,
         "length_sigma": sigma * LENGTH_SIGMA_FACTOR,
-        "delta_gaussian": delta_gauss if released else 0.0,
+        "delta_gaussian": delta_gauss if histograms else 0.0,
         "delta_thresholds": delta_column * n_text,
         "epsilon_reserved": budget.schema_epsilon,
         "delta_reserved": budget.schema_delta,

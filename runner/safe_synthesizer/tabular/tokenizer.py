@@ -636,7 +636,7 @@ def _fit_column(
         return codec
     if pd.api.types.is_bool_dtype(present):
         codec = _fit_categorical(name, series, settings, ["true", "false"] if dp else None)
-        codec.nullable = codec.nullable or dp
+        codec.nullable = nullable
         return codec
     if pd.api.types.is_numeric_dtype(present) and len(present):
         numbers = present.to_numpy(dtype=float)
